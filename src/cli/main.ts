@@ -1,0 +1,77 @@
+import { Command, CommanderError, Option } from "commander";
+import { describeError, ExitCode, InputError } from "../errors.js";
+import { toolVersion } from "../version.js";
+import { runDbImport, runDbInfo } from "./db.js";
+import { type CliIo, processIo } from "./io.js";
+import { defaultStorePath } from "./paths.js";
+import { runScan, type ScanOptions } from "./scan.js";
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command("layerwatch")
+    .description("Container-image vulnerability scanner for CI pipelines and registries")
+    .version(toolVersion, "-V, --version")
+    .option("--debug", "print stack traces for errors")
+    .option("--db <path>", "vulnerability store (env LAYERWATCH_DB)", defaultStorePath(io.env))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(`layerwatch: error: ${text.replace(/^error: /, "")}`),
+    })
+    .showHelpAfterError("(run layerwatch --help for usage)");
+
+  program
+    .command("scan")
+    .description("scan an image for vulnerable packages")
+    .argument("<source>", "docker-archive:PATH[:TAG], oci-archive:PATH[:REF] or oci:DIR[:REF]")
+    .addOption(
+      new Option("-f, --format <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .option("-o, --output <file>", "write the report to a file instead of standard output")
+    .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical")
+    .option("--max-layer-size <size>", "stop when a layer inflates past this size (default 20GiB)")
+    .action(async (source: string, options: Omit<ScanOptions, "db">) => {
+      setExit(await runScan(source, { ...options, db: program.opts().db as string }, io));
+    });
+
+  const db = program.command("db").description("manage the vulnerability store");
+  db.command("import")
+    .description("import OSV records: an all.zip export, a directory of them, or a record file")
+    .argument("<path...>", "OSV zip, JSON file or directory")
+    .action(async (paths: string[]) => {
+      setExit(await runDbImport(paths, { db: program.opts().db as string }, io));
+    });
+  db.command("info")
+    .description("show what the store holds")
+    .action(async () => {
+      setExit(await runDbInfo({ db: program.opts().db as string }, io));
+    });
+  return program;
+}
+
+/** Runs the CLI and returns its exit code (README: 0 clean, 1 findings, 2 bad input, 3 internal error). */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (error) {
+    const debug = argv.includes("--debug");
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (error instanceof InputError) {
+      io.stderr.write(`layerwatch: error: ${error.message}\n`);
+      if (debug && error.stack) io.stderr.write(`${error.stack}\n`);
+      return ExitCode.usage;
+    }
+    io.stderr.write(`layerwatch: internal error: ${describeError(error)}\n`);
+    if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    else io.stderr.write("(run with --debug for details)\n");
+    return ExitCode.internal;
+  }
+}

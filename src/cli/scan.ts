@@ -1,0 +1,61 @@
+import { writeFile } from "node:fs/promises";
+import { describeError, ExitCode, InputError } from "../errors.js";
+import { scanImage } from "../pipeline.js";
+import { evaluateThreshold, parseSeverityLevel } from "../policy/threshold.js";
+import { renderJson } from "../report/json.js";
+import { buildReport } from "../report/model.js";
+import { renderTable } from "../report/table.js";
+import { AdvisoryStore } from "../vulndb/store.js";
+import type { CliIo } from "./io.js";
+
+export interface ScanOptions {
+  db: string;
+  format: string;
+  output?: string;
+  failOn?: string;
+  maxLayerSize?: string;
+}
+
+const formats = ["table", "json"] as const;
+
+function parseByteSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
+  if (!match) throw new InputError(`--max-layer-size ${text}: not a size (e.g. 20GiB, 500MB, 1048576)`);
+  const unit = (match[2] ?? "B").toUpperCase().replace(/I?B$/, "");
+  const power = ["", "K", "M", "G", "T"].indexOf(unit);
+  return Math.floor(Number(match[1]) * 1024 ** Math.max(power, 0));
+}
+
+export async function runScan(sourceText: string, options: ScanOptions, io: CliIo): Promise<number> {
+  if (!(formats as readonly string[]).includes(options.format)) {
+    throw new InputError(`--format ${options.format}: use one of ${formats.join(", ")}`);
+  }
+  const failOn = options.failOn === undefined ? undefined : parseSeverityLevel(options.failOn, "--fail-on");
+  const store = await AdvisoryStore.open(options.db);
+  let report: ReturnType<typeof buildReport>;
+  try {
+    if (store.summary().advisories === 0) {
+      throw new InputError(`vulnerability store ${options.db} is empty; run 'layerwatch db import' first`);
+    }
+    const result = await scanImage(sourceText, store, {
+      ...(options.maxLayerSize ? { maxLayerBytes: parseByteSize(options.maxLayerSize) } : {}),
+    });
+    report = buildReport(result, evaluateThreshold(result.findings, failOn));
+  } finally {
+    store.close();
+  }
+  for (const warning of report.warnings)
+    io.stderr.write(`layerwatch: warning: ${warning.subject}: ${warning.problem}\n`);
+  const colour = Boolean(io.stdout.isTTY) && options.output === undefined && !io.env.NO_COLOR;
+  const text = options.format === "json" ? renderJson(report) : renderTable(report, { colour });
+  if (options.output) {
+    try {
+      await writeFile(options.output, text);
+    } catch (error) {
+      throw new InputError(`--output ${options.output}: ${describeError(error)}`);
+    }
+  } else {
+    io.stdout.write(text);
+  }
+  return report.policy.failed ? ExitCode.findings : ExitCode.ok;
+}

@@ -1,0 +1,134 @@
+import { posix } from "node:path";
+import { Readable } from "node:stream";
+import { extract, type Header } from "tar-stream";
+import { describeError, InputError } from "../errors.js";
+import type { EntryType, LayerContents, LayerEntry, ReadLayerOptions } from "./types.js";
+
+const WHITEOUT_PREFIX = ".wh.";
+const OPAQUE_MARKER = ".wh..wh..opq";
+
+/**
+ * Normalises a tar entry name to a root-relative path. Leading slashes are dropped (absolute
+ * names are relative to the image root); a name whose `..` climbs above the root is refused.
+ */
+export function normalizeEntryPath(name: string): string | undefined {
+  const parts: string[] = [];
+  for (const part of name.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+      continue;
+    }
+    parts.push(part);
+  }
+  return parts.join("/");
+}
+
+function entryType(type: Header["type"]): EntryType {
+  switch (type) {
+    case "file":
+    case "contiguous-file":
+      return "file";
+    case "directory":
+      return "directory";
+    case "symlink":
+      return "symlink";
+    case "link":
+      return "hardlink";
+    default:
+      return "other";
+  }
+}
+
+async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads one layer's tar stream: every entry's metadata, whiteouts, and the contents of the
+ * paths the extractors want. Nothing is written to disk.
+ */
+export async function readLayer(
+  tar: NodeJS.ReadableStream,
+  label: string,
+  options: ReadLayerOptions,
+): Promise<LayerContents> {
+  const contents: LayerContents = {
+    entries: [],
+    whiteouts: [],
+    opaqueDirectories: [],
+    warnings: [],
+    entryCount: 0,
+  };
+  const archive = extract();
+  const input = tar instanceof Readable ? tar : Readable.from(tar);
+  input.on("error", (error) => archive.destroy(error));
+  input.pipe(archive);
+  try {
+    for await (const entry of archive) {
+      contents.entryCount++;
+      const header = entry.header;
+      const path = normalizeEntryPath(header.name);
+      if (path === undefined || path === "") {
+        if (path === undefined)
+          contents.warnings.push({ path: header.name, problem: "escapes the image root; ignored" });
+        entry.resume();
+        continue;
+      }
+      const base = posix.basename(path);
+      if (base.startsWith(WHITEOUT_PREFIX)) {
+        const dir = posix.dirname(path) === "." ? "" : posix.dirname(path);
+        if (base === OPAQUE_MARKER) contents.opaqueDirectories.push(dir);
+        else
+          contents.whiteouts.push(
+            dir ? `${dir}/${base.slice(WHITEOUT_PREFIX.length)}` : base.slice(WHITEOUT_PREFIX.length),
+          );
+        entry.resume();
+        continue;
+      }
+      const type = entryType(header.type);
+      const record: LayerEntry = {
+        path,
+        type,
+        mode: header.mode ?? 0,
+        uid: header.uid ?? 0,
+        gid: header.gid ?? 0,
+        size: header.size ?? 0,
+      };
+      if (type === "symlink" && header.linkname) record.linkTarget = header.linkname;
+      if (type === "hardlink" && header.linkname) {
+        const target = normalizeEntryPath(header.linkname);
+        if (target === undefined) {
+          contents.warnings.push({
+            path,
+            problem: `hard link to ${header.linkname} escapes the image root; ignored`,
+          });
+          entry.resume();
+          continue;
+        }
+        record.linkTarget = target;
+      }
+      if (type === "file" && options.wants(path)) {
+        if (record.size > options.maxFileBytes) {
+          contents.warnings.push({
+            path,
+            problem: `${record.size} bytes is over the ${options.maxFileBytes}-byte limit for package files; not read`,
+          });
+          entry.resume();
+        } else {
+          record.content = await readAll(entry);
+        }
+      } else {
+        entry.resume();
+      }
+      contents.entries.push(record);
+    }
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${label}: corrupt layer tar (${describeError(error)})`);
+  }
+  return contents;
+}

@@ -1,0 +1,46 @@
+/** The filesystem stage: what each layer holds, and the image's files once the layers are applied. */
+
+export type EntryType = "file" | "directory" | "symlink" | "hardlink" | "other";
+
+/** One tar entry of one layer, with its content when an extractor asked for the path. */
+export interface LayerEntry {
+  /** Path inside the image root, without a leading slash ("etc/os-release"). */
+  path: string;
+  type: EntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Symlink target as written, or hardlink target as a root-relative path. */
+  linkTarget?: string;
+  content?: Buffer;
+}
+
+export interface LayerWarning {
+  path: string;
+  problem: string;
+}
+
+/** What one layer does to the filesystem below it. */
+export interface LayerContents {
+  entries: LayerEntry[];
+  /** Paths that `.wh.NAME` entries delete from the layers below. */
+  whiteouts: string[];
+  /** Directories that `.wh..wh..opq` entries empty of everything the layers below put there. */
+  opaqueDirectories: string[];
+  /** Entries refused (escaping the root, oversized wanted files) or otherwise odd; reported, never silent. */
+  warnings: LayerWarning[];
+  entryCount: number;
+}
+
+/** A file as it stands in the final image, with the layer that last wrote it. */
+export interface ImageFile extends LayerEntry {
+  layer: number;
+}
+
+export interface ReadLayerOptions {
+  /** Which paths' contents to keep: the inventory stage's extractors decide. */
+  wants: (path: string) => boolean;
+  /** Largest file content kept in memory. */
+  maxFileBytes: number;
+}

@@ -1,0 +1,103 @@
+import { createHash, type Hash } from "node:crypto";
+import { type Readable, Transform, type TransformCallback } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { InputError } from "../errors.js";
+import { peekBytes } from "./peek.js";
+import type { LayerStreamFacts } from "./types.js";
+
+/** Hashes and counts what flows through, and stops the stream past a byte limit. */
+class MeasuringTap extends Transform {
+  readonly hash: Hash = createHash("sha256");
+  bytes = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly onLimit: () => Error,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      callback(this.onLimit());
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+  digest(): string {
+    return `sha256:${this.hash.digest("hex")}`;
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+function startsWith(head: Buffer, magic: number[]): boolean {
+  return magic.every((byte, i) => head[i] === byte);
+}
+
+export interface DecodedLayer {
+  /** The uncompressed tar. */
+  tar: Readable;
+  /** Settles once `tar` has been read to the end, with the digests measured on the way. */
+  facts: Promise<LayerStreamFacts>;
+}
+
+/**
+ * Turns a layer blob as stored into its uncompressed tar, measuring the blob digest and the
+ * diff id while it streams so that neither needs a second read.
+ */
+export async function decodeLayerBlob(
+  blob: Readable,
+  options: { label: string; maxLayerBytes: number },
+): Promise<DecodedLayer> {
+  const raw = new MeasuringTap(Number.POSITIVE_INFINITY, () => new Error("unreachable"));
+  const peeked = await peekBytes(blob, 4);
+  const head = peeked.head;
+  peeked.stream.on("error", (error) => raw.destroy(error));
+  peeked.stream.pipe(raw);
+
+  const inflated = new MeasuringTap(
+    options.maxLayerBytes,
+    () =>
+      new InputError(
+        `${options.label}: inflates past the limit of ${options.maxLayerBytes} bytes (--max-layer-size)`,
+      ),
+  );
+  let compression: LayerStreamFacts["compression"];
+  if (startsWith(head, GZIP_MAGIC)) {
+    compression = "gzip";
+    const gunzip = createGunzip();
+    raw.on("error", (error) => gunzip.destroy(error));
+    gunzip.on("error", (error) =>
+      inflated.destroy(
+        error instanceof InputError
+          ? error
+          : new InputError(`${options.label}: corrupt gzip stream (${error.message})`),
+      ),
+    );
+    raw.pipe(gunzip).pipe(inflated);
+  } else if (startsWith(head, ZSTD_MAGIC)) {
+    throw new InputError(`${options.label}: zstd-compressed layers are not supported yet`);
+  } else {
+    compression = "none";
+    raw.on("error", (error) => inflated.destroy(error));
+    raw.pipe(inflated);
+  }
+
+  const facts = new Promise<LayerStreamFacts>((resolve, reject) => {
+    inflated.on("error", reject);
+    inflated.on("end", () =>
+      resolve({
+        blobDigest: raw.digest(),
+        diffId: inflated.digest(),
+        compression,
+        compressedBytes: raw.bytes,
+        uncompressedBytes: inflated.bytes,
+      }),
+    );
+  });
+  // A consumer that stops early must not leave an unhandled rejection behind.
+  facts.catch(() => undefined);
+  return { tar: inflated, facts };
+}

@@ -1,0 +1,93 @@
+/** What the image stage hands to the rest of the pipeline. */
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+/** The OCI image config (application/vnd.oci.image.config.v1+json), the parts layerwatch reads. */
+export interface ImageConfig {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  created?: string;
+  config?: {
+    User?: string;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    Labels?: Record<string, string> | null;
+    ExposedPorts?: Record<string, unknown> | null;
+  };
+  rootfs: { type: string; diff_ids: string[] };
+  history?: HistoryEntry[];
+}
+
+/** One layer of the image, in order from the base up. */
+export interface LayerInfo {
+  index: number;
+  /** Digest of the blob as stored (compressed for registries and OCI layouts). */
+  digest?: string;
+  /** Digest of the uncompressed tar: the same whichever way the image travelled. */
+  diffId: string;
+  mediaType?: string;
+  /** The history entry (Dockerfile instruction) that made this layer, when the config has one. */
+  createdBy?: string;
+}
+
+/** Where an image comes from, as the user wrote it. */
+export type ImageSourceKind = "docker-archive" | "oci-archive" | "oci";
+
+export interface ImageSourceRef {
+  kind: ImageSourceKind;
+  path: string;
+  /** Tag or ref name inside an archive or layout (`oci:DIR:TAG`). */
+  reference?: string;
+  /** The text the user gave, for messages and reports. */
+  text: string;
+}
+
+/** Facts about a decoded layer stream, checked against the manifest and config once it has been read. */
+export interface LayerStreamFacts {
+  blobDigest: string;
+  diffId: string;
+  compression: "gzip" | "none";
+  compressedBytes: number;
+  uncompressedBytes: number;
+}
+
+export interface LayerReadContext {
+  /** Human name of the layer for error messages ("layer 2 (sha256:ab12…)"). */
+  label: string;
+}
+
+/**
+ * Reads one layer's uncompressed tar stream. The image stage hands every layer to it,
+ * in any order, and returns the results in layer order.
+ */
+export type LayerProcessor<T> = (tar: NodeJS.ReadableStream, context: LayerReadContext) => Promise<T>;
+
+export interface LoadedImage<T> {
+  source: ImageSourceRef;
+  /** Digest of the image manifest, where the source has one. */
+  manifestDigest?: string;
+  configDigest: string;
+  config: ImageConfig;
+  repoTags: string[];
+  layers: Array<LayerInfo & { result: T }>;
+}
+
+export interface ImageReadOptions {
+  /** Stop a layer that inflates past this many bytes. */
+  maxLayerBytes: number;
+  /** Largest JSON document (manifest, config, index) read into memory. */
+  maxJsonBytes: number;
+}
+
+export const defaultImageReadOptions: ImageReadOptions = {
+  maxLayerBytes: 20 * 1024 ** 3,
+  maxJsonBytes: 16 * 1024 ** 2,
+};

@@ -1,0 +1,105 @@
+import type { ImageFile } from "../fs/types.js";
+import { extractors } from "./extractors/index.js";
+import {
+  debianVersionPath,
+  distroFromDebianVersion,
+  distroFromOsRelease,
+  osReleasePaths,
+} from "./os-release.js";
+import type { Distro, ExtractedPackage, Extractor, Inventory, InventoryWarning, Package } from "./types.js";
+
+/** The view of the image filesystem the inventory needs. */
+export interface FilesystemView {
+  files(): Iterable<ImageFile>;
+  file(path: string): ImageFile | undefined;
+  versions(path: string): ImageFile[];
+}
+
+const osPaths = new Set([...osReleasePaths, debianVersionPath]);
+
+/** Whether any part of the inventory needs this path's contents: layers keep only these. */
+export function inventoryWants(path: string): boolean {
+  return osPaths.has(path) || extractors.some((extractor) => extractor.wants(path));
+}
+
+/** Version of the inventory's output for the same input, for caches keyed by layer. */
+export const inventoryVersion = extractors.map((e) => `${e.name}@${e.version}`).join(",");
+
+export function detectDistro(fs: FilesystemView): Distro | undefined {
+  for (const path of osReleasePaths) {
+    const file = fs.file(path);
+    if (file?.content) {
+      const distro = distroFromOsRelease(file.content.toString("utf8"), path);
+      if (distro) return distro;
+    }
+  }
+  const debianVersion = fs.file(debianVersionPath);
+  if (debianVersion?.content)
+    return distroFromDebianVersion(debianVersion.content.toString("utf8"), debianVersionPath);
+  return undefined;
+}
+
+function packageKey(pkg: ExtractedPackage): string {
+  return `${pkg.type}\u0000${pkg.name}\u0000${pkg.version}\u0000${pkg.arch ?? ""}`;
+}
+
+/**
+ * Extracts packages from every version of one file, oldest first, to find the layer that
+ * introduced each package: the first layer of the unbroken run of versions that list it.
+ * A package database is rewritten by every layer that installs something, so the layer that
+ * last wrote the file is not the answer.
+ */
+function extractWithAttribution(
+  extractor: Extractor,
+  versions: ImageFile[],
+  distro: Distro | undefined,
+  warnings: InventoryWarning[],
+): Package[] {
+  let introducedIn = new Map<string, number>();
+  let current: ExtractedPackage[] = [];
+  const last = versions.length - 1;
+  versions.forEach((version, position) => {
+    if (!version.content) return;
+    const warn =
+      position === last
+        ? (problem: string) => warnings.push({ path: version.path, layer: version.layer, problem })
+        : () => undefined;
+    current = extractor.extract(version.path, version.content, { ...(distro ? { distro } : {}), warn });
+    const next = new Map<string, number>();
+    for (const pkg of current) {
+      const key = packageKey(pkg);
+      next.set(key, introducedIn.get(key) ?? version.layer);
+    }
+    introducedIn = next;
+  });
+  const location = versions[last]?.path ?? "";
+  return current.map((pkg) => ({
+    ...pkg,
+    location,
+    layer: introducedIn.get(packageKey(pkg)) ?? versions[last]?.layer ?? 0,
+    foundBy: extractor.name,
+  }));
+}
+
+export function buildInventory(fs: FilesystemView): Inventory {
+  const warnings: InventoryWarning[] = [];
+  const distro = detectDistro(fs);
+  const packages: Package[] = [];
+  for (const entry of fs.files()) {
+    if (entry.type !== "file" && entry.type !== "hardlink") continue;
+    for (const extractor of extractors) {
+      if (!extractor.wants(entry.path)) continue;
+      const versions =
+        entry.type === "hardlink"
+          ? [fs.file(entry.path)].filter((f) => f !== undefined)
+          : fs.versions(entry.path);
+      if (!versions.some((version) => version.content)) continue;
+      packages.push(...extractWithAttribution(extractor, versions, distro, warnings));
+    }
+  }
+  packages.sort(
+    (a, b) =>
+      a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.location.localeCompare(b.location),
+  );
+  return { ...(distro ? { distro } : {}), packages, warnings };
+}

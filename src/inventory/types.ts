@@ -1,0 +1,69 @@
+/** The inventory stage: which operating system an image runs, and which packages it holds. */
+
+export interface Distro {
+  /** os-release ID ("debian", "ubuntu", "alpine"). */
+  id: string;
+  /** os-release VERSION_ID ("12", "22.04", "3.19.1"), when the release has one. */
+  versionId?: string;
+  versionCodename?: string;
+  prettyName?: string;
+  /** The OSV ecosystem string this release's advisories use ("Debian:12"), when known. */
+  osvEcosystem?: string;
+  /** The file the facts came from. */
+  source: string;
+}
+
+/** A package as an extractor finds it in one file, before layer attribution. */
+export interface ExtractedPackage {
+  name: string;
+  version: string;
+  /** The purl type: deb, npm, ... */
+  type: string;
+  purl: string;
+  /** The OSV ecosystem whose advisories apply ("Debian:12", "npm"). */
+  ecosystem?: string;
+  /** The name advisories use, when it differs from `name` (a Debian binary package's source package). */
+  sourceName?: string;
+  sourceVersion?: string;
+  arch?: string;
+}
+
+export interface Package extends ExtractedPackage {
+  /** Where the package was found (the database or manifest file). */
+  location: string;
+  /** Index of the layer that introduced this version of the package. */
+  layer: number;
+  /** The extractor that found it. */
+  foundBy: string;
+}
+
+export interface InventoryWarning {
+  path: string;
+  layer?: number;
+  problem: string;
+}
+
+export interface Inventory {
+  distro?: Distro;
+  packages: Package[];
+  warnings: InventoryWarning[];
+}
+
+/** What an extractor is told besides the file. */
+export interface ExtractContext {
+  distro?: Distro;
+  /** Report a record that was skipped or a file that was odd; the rest of the file is still read. */
+  warn(problem: string): void;
+}
+
+/**
+ * One package format. It declares the paths it wants, so layers keep only those files' contents,
+ * and turns one such file into packages.
+ */
+export interface Extractor {
+  readonly name: string;
+  /** Bumped when the output for the same input changes (cached layer results carry it). */
+  readonly version: number;
+  wants(path: string): boolean;
+  extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[];
+}

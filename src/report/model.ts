@@ -1,0 +1,134 @@
+import type { Finding, SeverityLevel } from "../match/types.js";
+import { severityLevels } from "../match/types.js";
+import type { ScanResult } from "../pipeline.js";
+import type { PolicyVerdict } from "../policy/threshold.js";
+import { toolVersion } from "../version.js";
+
+/** Version of the JSON report's shape (docs/report-schema.md). Minor: fields added; major: changed. */
+export const REPORT_SCHEMA_VERSION = "1.0";
+
+export interface ReportLayer {
+  index: number;
+  diffId: string;
+  digest?: string;
+  createdBy?: string;
+}
+
+export interface ReportPackage {
+  name: string;
+  version: string;
+  type: string;
+  purl: string;
+  ecosystem?: string;
+  sourceName?: string;
+  sourceVersion?: string;
+  arch?: string;
+  location: string;
+  layer: ReportLayer;
+}
+
+export interface ReportFinding {
+  id: string;
+  aliases: string[];
+  package: { name: string; version: string; type: string; purl: string; sourceName?: string };
+  installedVersion: string;
+  fixedVersion?: string;
+  fixState: Finding["fixState"];
+  severity: Finding["severity"];
+  summary?: string;
+  ecosystem: string;
+  layer: ReportLayer;
+}
+
+export interface JsonReport {
+  schemaVersion: string;
+  tool: { name: "layerwatch"; version: string };
+  createdAt: string;
+  image: {
+    source: string;
+    manifestDigest?: string;
+    configDigest: string;
+    repoTags: string[];
+    os?: string;
+    architecture?: string;
+    layers: ReportLayer[];
+  };
+  os: { id: string; versionId?: string; prettyName?: string; ecosystem?: string } | null;
+  packages: ReportPackage[];
+  findings: ReportFinding[];
+  summary: { packages: number; findings: number; bySeverity: Record<SeverityLevel, number> };
+  policy: { failOn?: SeverityLevel; failed: boolean; failing: number };
+  warnings: Array<{ subject: string; problem: string }>;
+}
+
+export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Date = new Date()): JsonReport {
+  const layers: ReportLayer[] = result.image.layers.map((layer) => ({
+    index: layer.index,
+    diffId: layer.diffId,
+    ...(layer.digest ? { digest: layer.digest } : {}),
+    ...(layer.createdBy ? { createdBy: layer.createdBy } : {}),
+  }));
+  const layerAt = (index: number): ReportLayer => layers[index] ?? { index, diffId: "" };
+  const packages = result.inventory.packages;
+  const bySeverity = Object.fromEntries(severityLevels.map((level) => [level, 0])) as Record<
+    SeverityLevel,
+    number
+  >;
+  for (const finding of result.findings) bySeverity[finding.severity.level]++;
+  const distro = result.inventory.distro;
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: "layerwatch", version: toolVersion },
+    createdAt: now.toISOString(),
+    image: {
+      source: result.image.source.text,
+      ...(result.image.manifestDigest ? { manifestDigest: result.image.manifestDigest } : {}),
+      configDigest: result.image.configDigest,
+      repoTags: result.image.repoTags,
+      ...(result.image.config.os ? { os: result.image.config.os } : {}),
+      ...(result.image.config.architecture ? { architecture: result.image.config.architecture } : {}),
+      layers,
+    },
+    os: distro
+      ? {
+          id: distro.id,
+          ...(distro.versionId ? { versionId: distro.versionId } : {}),
+          ...(distro.prettyName ? { prettyName: distro.prettyName } : {}),
+          ...(distro.osvEcosystem ? { ecosystem: distro.osvEcosystem } : {}),
+        }
+      : null,
+    packages: packages.map(({ foundBy: _foundBy, layer, ...pkg }) => ({ ...pkg, layer: layerAt(layer) })),
+    findings: result.findings.map((finding) => {
+      const pkg = packages[finding.packageIndex];
+      if (!pkg)
+        throw new Error(
+          `finding ${finding.id} names package ${finding.packageIndex}, which the inventory lacks`,
+        );
+      return {
+        id: finding.id,
+        aliases: finding.aliases,
+        package: {
+          name: pkg.name,
+          version: pkg.version,
+          type: pkg.type,
+          purl: pkg.purl,
+          ...(pkg.sourceName && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
+        },
+        installedVersion: finding.installedVersion,
+        ...(finding.fixedVersion ? { fixedVersion: finding.fixedVersion } : {}),
+        fixState: finding.fixState,
+        severity: finding.severity,
+        ...(finding.summary ? { summary: finding.summary } : {}),
+        ecosystem: finding.ecosystem,
+        layer: layerAt(pkg.layer),
+      };
+    }),
+    summary: { packages: packages.length, findings: result.findings.length, bySeverity },
+    policy: {
+      ...(verdict.failOn ? { failOn: verdict.failOn } : {}),
+      failed: verdict.failed,
+      failing: verdict.failing.length,
+    },
+    warnings: result.warnings,
+  };
+}
