@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { describeError, ExitCode, InputError } from "../errors.js";
+import { assertSourceExists, parseImageSource } from "../image/source.js";
 import { scanImage } from "../pipeline.js";
 import { evaluateThreshold, parseSeverityLevel } from "../policy/threshold.js";
 import { renderJson } from "../report/json.js";
@@ -31,6 +32,7 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
     throw new InputError(`--format ${options.format}: use one of ${formats.join(", ")}`);
   }
   const failOn = options.failOn === undefined ? undefined : parseSeverityLevel(options.failOn, "--fail-on");
+  await assertSourceExists(parseImageSource(sourceText));
   const store = await AdvisoryStore.open(options.db);
   let report: ReturnType<typeof buildReport>;
   try {

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { InputError } from "../errors.js";
+import { stat } from "node:fs/promises";
+import { describeError, InputError } from "../errors.js";
 import { loadOciLayout } from "./oci-layout.js";
 import { loadTarArchive } from "./tar-archive.js";
 import {
@@ -53,4 +54,13 @@ export function loadImage<T>(
   options: Partial<ImageReadOptions> = {},
 ): Promise<LoadedImage<T>> {
   return loaders[source.kind](source, processLayer, { ...defaultImageReadOptions, ...options });
+}
+
+/** Fails early, before any other work, when the source's path is not there. */
+export async function assertSourceExists(source: ImageSourceRef): Promise<void> {
+  try {
+    await stat(source.path);
+  } catch (error) {
+    throw new InputError(`${source.text}: ${describeError(error)}`);
+  }
 }
