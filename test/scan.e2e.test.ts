@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import {
   writeOciLayout,
 } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
+import { compileSchema } from "./helpers/schema.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
 const fixtureOsv = join(import.meta.dirname, "../fixtures/osv");
@@ -111,6 +112,15 @@ describe("layerwatch scan, end to end", () => {
       ecosystem: "Debian:12",
     });
     expect(findingRows(report as JsonReport)).toEqual(expectedFindings);
+  });
+
+  it("writes JSON that validates against the documented schema", async () => {
+    const { report } = await scanJson(sources.ociArchive as string, ["--fail-on", "high"]);
+    const schema = JSON.parse(await readFile(join(import.meta.dirname, "../docs/report.schema.json"), "utf8"));
+    const validate = compileSchema(schema);
+    expect(validate(report), JSON.stringify(validate.errors, null, 2)).toBe(true);
+    // The schema is strict enough to catch a report that strays from it.
+    expect(validate({ ...report, findings: [{ id: "X" }] })).toBe(false);
   });
 
   it("lists the installed packages with source names, purls and the layer that introduced them", async () => {
