@@ -63,16 +63,27 @@ export async function loadTarArchive<T>(
     if (error instanceof InputError) throw error;
     throw new InputError(`${source.text}: ${describeError(error)}`);
   }
+  return loadTarStream(source, createReadStream(source.path), processLayer, options);
+}
 
+/**
+ * Loads an image from a tar stream in `docker save` or OCI-layout form: a file, or the body of a
+ * Docker daemon's image export.
+ */
+export async function loadTarStream<T>(
+  source: ImageSourceRef,
+  input: Readable,
+  processLayer: LayerProcessor<T>,
+  options: ImageReadOptions,
+): Promise<LoadedImage<T>> {
   const jsonDocuments = new Map<string, Buffer>();
   const layers = new Map<string, LayerCandidate<T>>();
   const links = new Map<string, string>();
   let entryCount = 0;
 
   const archive = extract();
-  const file = createReadStream(source.path);
-  file.on("error", (error) => archive.destroy(error));
-  file.pipe(archive);
+  input.on("error", (error) => archive.destroy(error));
+  input.pipe(archive);
   try {
     for await (const entry of archive) {
       entryCount++;
