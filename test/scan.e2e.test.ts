@@ -116,7 +116,9 @@ describe("layerwatch scan, end to end", () => {
 
   it("writes JSON that validates against the documented schema", async () => {
     const { report } = await scanJson(sources.ociArchive as string, ["--fail-on", "high"]);
-    const schema = JSON.parse(await readFile(join(import.meta.dirname, "../docs/report.schema.json"), "utf8"));
+    const schema = JSON.parse(
+      await readFile(join(import.meta.dirname, "../docs/report.schema.json"), "utf8"),
+    );
     const validate = compileSchema(schema);
     expect(validate(report), JSON.stringify(validate.errors, null, 2)).toBe(true);
     // The schema is strict enough to catch a report that strays from it.
