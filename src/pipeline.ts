@@ -1,9 +1,10 @@
 import { ImageFilesystem } from "./fs/image-fs.js";
+import { DiskLayerCache } from "./fs/layer-cache.js";
 import { readLayer } from "./fs/layer-reader.js";
 import type { LayerContents, LayerWarning } from "./fs/types.js";
 import { loadImage, parseImageSource } from "./image/source.js";
-import type { ImageReadOptions, LoadedImage } from "./image/types.js";
-import { buildInventory, inventoryWants } from "./inventory/inventory.js";
+import type { ImageReadOptions, LayerCache, LoadedImage } from "./image/types.js";
+import { buildInventory, inventoryVersion, inventoryWants } from "./inventory/inventory.js";
 import type { Inventory } from "./inventory/types.js";
 import { type AdvisorySource, matchPackages } from "./match/matcher.js";
 import type { Finding, MatchWarning } from "./match/types.js";
@@ -38,21 +39,29 @@ function layerWarnings(image: LoadedImage<LayerContents>): ScanWarning[] {
   );
 }
 
+export interface PipelineOptions extends Partial<ImageReadOptions> {
+  /** Where layer results are kept between scans; none when undefined. */
+  cacheDir?: string;
+}
+
 /** image → fs → inventory: reads the image once and lists what is installed in it. */
 export async function inventoryImage(
   sourceText: string,
-  options: Partial<ImageReadOptions> = {},
+  options: PipelineOptions = {},
 ): Promise<ImageInventory> {
   const source = parseImageSource(sourceText);
+  const { cacheDir, ...readOptions } = options;
+  const layerCache = cacheDir ? new DiskLayerCache(cacheDir, inventoryVersion) : undefined;
   const image = await loadImage(
     source,
     (tar, context) =>
       readLayer(tar, context.label, { wants: inventoryWants, maxFileBytes: MAX_PACKAGE_FILE_BYTES }),
-    options,
+    { ...readOptions, ...(layerCache ? { layerCache: layerCache as LayerCache<unknown> } : {}) },
   );
   const fs = ImageFilesystem.fromLayers(image.layers.map((layer) => layer.result));
   const inventory = buildInventory(fs);
   const warnings: ScanWarning[] = [
+    ...(image.warnings ?? []),
     ...layerWarnings(image),
     ...inventory.warnings.map((w) => ({
       subject: w.layer === undefined ? w.path : `layer ${w.layer}: ${w.path}`,
@@ -78,7 +87,7 @@ export async function inventoryImage(
 export async function scanImage(
   sourceText: string,
   advisories: AdvisorySource,
-  options: Partial<ImageReadOptions> = {},
+  options: PipelineOptions = {},
 ): Promise<ScanResult> {
   const listed = await inventoryImage(sourceText, options);
   const matched = matchPackages(listed.inventory.packages, advisories);

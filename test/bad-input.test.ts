@@ -65,7 +65,7 @@ describe("bad images", () => {
   it("names an unknown source kind", async () => {
     expectOneErrorLine(
       await cli(["--db", db, "scan", "ftp:/x"]),
-      /^layerwatch: error: ftp:\/x: unknown image source; use one of docker-archive:PATH/,
+      /^layerwatch: error: ftp:\/x: unknown image source; use an image reference or one of docker-archive:PATH/,
     );
   });
 

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, InputError } from "../errors.js";
 import { toolVersion } from "../version.js";
 import { runDbImport, runDbInfo } from "./db.js";
+import { addImageOptions } from "./image-options.js";
 import { type CliIo, processIo } from "./io.js";
 import { defaultStorePath } from "./paths.js";
 import { runScan, type ScanOptions } from "./scan.js";
@@ -20,19 +21,25 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     })
     .showHelpAfterError("(run layerwatch --help for usage)");
 
-  program
-    .command("scan")
-    .description("scan an image for vulnerable packages")
-    .argument("<source>", "docker-archive:PATH[:TAG], oci-archive:PATH[:REF] or oci:DIR[:REF]")
-    .addOption(
-      new Option("-f, --format <format>", "output format").choices(["table", "json"]).default("table"),
-    )
-    .option("-o, --output <file>", "write the report to a file instead of standard output")
-    .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical")
-    .option("--max-layer-size <size>", "stop when a layer inflates past this size (default 20GiB)")
-    .action(async (source: string, options: Omit<ScanOptions, "db">) => {
-      setExit(await runScan(source, { ...options, db: program.opts().db as string }, io));
-    });
+  addImageOptions(
+    program
+      .command("scan")
+      .description("scan an image for vulnerable packages")
+      .argument(
+        "<source>",
+        "an image reference (alpine, ghcr.io/org/app:1.2, host:5000/app@sha256:...), docker-archive:PATH[:TAG], oci-archive:PATH[:REF] or oci:DIR[:REF]",
+      )
+      .addOption(
+        new Option("-f, --format <format>", "output format").choices(["table", "json"]).default("table"),
+      )
+      .option("-o, --output <file>", "write the report to a file instead of standard output")
+      .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical"),
+  ).action(async (source: string, options: Omit<ScanOptions, "db">) => {
+    const global = program.opts() as { db: string; debug?: boolean };
+    setExit(
+      await runScan(source, { ...options, db: global.db, ...(global.debug ? { debug: true } : {}) }, io),
+    );
+  });
 
   const db = program.command("db").description("manage the vulnerability store");
   db.command("import")

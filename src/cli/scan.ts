@@ -7,31 +7,25 @@ import { renderJson } from "../report/json.js";
 import { buildReport } from "../report/model.js";
 import { renderTable } from "../report/table.js";
 import { AdvisoryStore } from "../vulndb/store.js";
+import { type ImageCliOptions, imageReadOptions } from "./image-options.js";
 import type { CliIo } from "./io.js";
 
-export interface ScanOptions {
+export interface ScanOptions extends ImageCliOptions {
   db: string;
   format: string;
   output?: string;
   failOn?: string;
-  maxLayerSize?: string;
+  debug?: boolean;
 }
 
 const formats = ["table", "json"] as const;
-
-function parseByteSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
-  if (!match) throw new InputError(`--max-layer-size ${text}: not a size (e.g. 20GiB, 500MB, 1048576)`);
-  const unit = (match[2] ?? "B").toUpperCase().replace(/I?B$/, "");
-  const power = ["", "K", "M", "G", "T"].indexOf(unit);
-  return Math.floor(Number(match[1]) * 1024 ** Math.max(power, 0));
-}
 
 export async function runScan(sourceText: string, options: ScanOptions, io: CliIo): Promise<number> {
   if (!(formats as readonly string[]).includes(options.format)) {
     throw new InputError(`--format ${options.format}: use one of ${formats.join(", ")}`);
   }
   const failOn = options.failOn === undefined ? undefined : parseSeverityLevel(options.failOn, "--fail-on");
+  const readOptions = imageReadOptions(options, io.env);
   await assertSourceExists(parseImageSource(sourceText));
   const store = await AdvisoryStore.open(options.db);
   let report: ReturnType<typeof buildReport>;
@@ -40,7 +34,10 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
       throw new InputError(`vulnerability store ${options.db} is empty; run 'layerwatch db import' first`);
     }
     const result = await scanImage(sourceText, store, {
-      ...(options.maxLayerSize ? { maxLayerBytes: parseByteSize(options.maxLayerSize) } : {}),
+      ...readOptions,
+      onNote: (message) => {
+        if (options.debug) io.stderr.write(`layerwatch: ${message}\n`);
+      },
     });
     report = buildReport(result, evaluateThreshold(result.findings, failOn));
   } finally {

@@ -23,9 +23,27 @@ const loaders: Record<ImageSourceKind, Loader> = {
   "docker-archive": loadTarArchive,
   "oci-archive": loadTarArchive,
   oci: loadOciLayout,
+  // Loaded on first use: undici and dockerode are most of the start-up time of the archive sources.
+  registry: async (source, process, options) =>
+    (await import("./registry/loader.js")).loadRegistryImage(source, process, options),
+  docker: async (source, process, options) =>
+    (await import("./docker-daemon.js")).loadDaemonImage(source, process, options),
+  podman: async (source, process, options) =>
+    (await import("./docker-daemon.js")).loadDaemonImage(source, process, options),
 };
 
-export const sourceKinds = Object.keys(loaders) as ImageSourceKind[];
+/** How each kind is written, for messages. */
+const sourceSyntax: Record<ImageSourceKind, string> = {
+  "docker-archive": "docker-archive:PATH",
+  "oci-archive": "oci-archive:PATH",
+  oci: "oci:DIR",
+  registry: "registry:IMAGE",
+  docker: "docker:NAME",
+  podman: "podman:NAME",
+};
+
+/** Kinds whose text after the colon names an image, not a file. */
+const namedKinds = new Set<ImageSourceKind>(["registry", "docker", "podman"]);
 
 /**
  * Parses `KIND:PATH[:REF]`. A trailing `:REF` is split off only when the whole text is not itself
@@ -35,11 +53,17 @@ export function parseImageSource(text: string): ImageSourceRef {
   const colon = text.indexOf(":");
   const kind = text.slice(0, colon) as ImageSourceKind;
   if (colon <= 0 || !(kind in loaders)) {
+    // No known prefix: an image reference (`alpine`, `ghcr.io/org/app:1.2`, `host:5000/app@sha256:...`).
+    // A `word:` followed by a path is a source kind we do not know, not a tag.
+    const looksLikePath = /^[a-z][a-z0-9-]*:[./~]/.test(text);
+    if (!looksLikePath && /^[a-z0-9]/.test(text) && !/\s/.test(text))
+      return { kind: "registry", path: text, text };
     throw new InputError(
-      `${text}: unknown image source; use one of ${sourceKinds.map((k) => `${k}:PATH`).join(", ")}`,
+      `${text}: unknown image source; use an image reference or one of ${Object.values(sourceSyntax).join(", ")}`,
     );
   }
   const rest = text.slice(colon + 1);
+  if (namedKinds.has(kind)) return { kind, path: rest, text };
   if (rest === "") throw new InputError(`${text}: no path after '${kind}:'`);
   const lastColon = rest.lastIndexOf(":");
   if (lastColon > 0 && !existsSync(rest) && existsSync(rest.slice(0, lastColon))) {
@@ -58,6 +82,7 @@ export function loadImage<T>(
 
 /** Fails early, before any other work, when the source's path is not there. */
 export async function assertSourceExists(source: ImageSourceRef): Promise<void> {
+  if (namedKinds.has(source.kind)) return;
   try {
     await stat(source.path);
   } catch (error) {

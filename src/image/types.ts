@@ -39,10 +39,11 @@ export interface LayerInfo {
 }
 
 /** Where an image comes from, as the user wrote it. */
-export type ImageSourceKind = "docker-archive" | "oci-archive" | "oci";
+export type ImageSourceKind = "docker-archive" | "oci-archive" | "oci" | "registry" | "docker" | "podman";
 
 export interface ImageSourceRef {
   kind: ImageSourceKind;
+  /** A file or directory, or for a registry the image reference. */
   path: string;
   /** Tag or ref name inside an archive or layout (`oci:DIR:TAG`). */
   reference?: string;
@@ -54,7 +55,7 @@ export interface ImageSourceRef {
 export interface LayerStreamFacts {
   blobDigest: string;
   diffId: string;
-  compression: "gzip" | "none";
+  compression: "gzip" | "zstd" | "none";
   compressedBytes: number;
   uncompressedBytes: number;
 }
@@ -78,6 +79,26 @@ export interface LoadedImage<T> {
   config: ImageConfig;
   repoTags: string[];
   layers: Array<LayerInfo & { result: T }>;
+  /** Things the source skipped or noticed (a foreign layer not fetched), reported with the scan. */
+  warnings?: Array<{ subject: string; problem: string }>;
+}
+
+/**
+ * Results of reading layers, kept between scans and keyed by diff id: a layer already read is
+ * neither downloaded nor read again.
+ */
+export interface LayerCache<T> {
+  get(diffId: string): Promise<T | undefined>;
+  put(diffId: string, value: T): Promise<void>;
+}
+
+export interface RegistryOptions {
+  insecure?: boolean;
+  caFile?: string;
+  username?: string;
+  password?: string;
+  timeoutMs?: number;
+  retries?: number;
 }
 
 export interface ImageReadOptions {
@@ -85,6 +106,18 @@ export interface ImageReadOptions {
   maxLayerBytes: number;
   /** Largest JSON document (manifest, config, index) read into memory. */
   maxJsonBytes: number;
+  /** Which image of a multi-platform index to read. */
+  platform?: { os: string; architecture: string; variant?: string };
+  registry?: RegistryOptions;
+  /** The environment to read DOCKER_CONFIG, proxies and daemon sockets from (default: the process's). */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Earlier results of the same layer processor. Its type is the processor's result type, which
+   * the options cannot name: loaders that consult it return what it holds as their T.
+   */
+  layerCache?: LayerCache<unknown>;
+  /** Told about retries and skipped work, for --debug. */
+  onNote?: (message: string) => void;
 }
 
 export const defaultImageReadOptions: ImageReadOptions = {

@@ -1,0 +1,406 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Dispatcher, EnvHttpProxyAgent, request, errors as undiciErrors } from "undici";
+import { describeError, InputError } from "../../errors.js";
+import { type Challenge, parseChallenge } from "./challenge.js";
+import type { Credentials } from "./credentials.js";
+import { apiHost } from "./reference.js";
+
+export interface RegistryClientOptions {
+  /** Skip TLS verification and allow plain HTTP (for registries with self-made certificates). */
+  insecure?: boolean;
+  /** Extra CA certificates (PEM) to trust. */
+  caFile?: string;
+  /** How long to wait for response headers, and between body chunks. */
+  timeoutMs: number;
+  /** Retries after a 5xx, a 429, a reset or a timeout. */
+  retries: number;
+  credentials?: Credentials;
+  env: NodeJS.ProcessEnv;
+  /** Told about each retry (for --debug and progress lines); never given a secret. */
+  onRetry?: (message: string) => void;
+}
+
+export const manifestAccept = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+/** A failure worth trying again: the server or the network, not the request. */
+export class TransientError extends Error {
+  override readonly name = "TransientError";
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_AFTER_MS = 60_000;
+
+function isLoopback(host: string): boolean {
+  const name = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The `errors` of a registry's JSON error body, as "CODE: message". */
+async function errorDetail(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  try {
+    const text = await body.text();
+    const parsed = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+    const first = parsed.errors?.[0];
+    return first ? `${first.code ?? "ERROR"}${first.message ? `: ${first.message}` : ""}` : "";
+  } catch {
+    return "";
+  }
+}
+
+const networkErrorCodes = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CLOSED",
+]);
+
+export function isTransient(error: unknown): boolean {
+  if (error instanceof TransientError) return true;
+  const code = (error as { code?: string } | null)?.code;
+  return (code !== undefined && networkErrorCodes.has(code)) || error instanceof undiciErrors.SocketError;
+}
+
+/**
+ * A client of one registry's Distribution API (/v2/), on undici: proxies from HTTPS_PROXY and
+ * NO_PROXY, TLS verified unless told otherwise, the Bearer token flow from the registry's
+ * challenge, Basic auth, retries with backoff, and Retry-After on 429.
+ */
+export class RegistryClient {
+  private readonly dispatcher: Dispatcher;
+  private scheme: "https" | "http" | undefined;
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, string>();
+  readonly host: string;
+
+  constructor(
+    readonly registry: string,
+    private readonly options: RegistryClientOptions,
+  ) {
+    this.host = apiHost(registry);
+    let ca: string | undefined;
+    if (options.caFile) {
+      try {
+        ca = readFileSync(options.caFile, "utf8");
+      } catch (error) {
+        throw new InputError(`--ca-file ${options.caFile}: ${describeError(error)}`);
+      }
+    }
+    const tls = { rejectUnauthorized: !options.insecure, ...(ca ? { ca } : {}) };
+    const env = options.env;
+    const proxy = {
+      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
+      noProxy: env.NO_PROXY ?? env.no_proxy,
+    };
+    this.dispatcher = new EnvHttpProxyAgent({
+      ...Object.fromEntries(Object.entries(proxy).filter(([, value]) => value !== undefined && value !== "")),
+      connect: tls,
+      requestTls: tls,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  private where(repository?: string): string {
+    return repository ? `${this.registry}/${repository}` : this.registry;
+  }
+
+  /**
+   * Finds how to talk to the registry: HTTPS, or plain HTTP for a loopback registry (as Docker
+   * allows) or under --insecure; and what it asks for (its WWW-Authenticate challenge).
+   */
+  private async ping(): Promise<void> {
+    if (this.scheme) return;
+    const schemes: Array<"https" | "http"> =
+      isLoopback(this.host) || this.options.insecure ? ["https", "http"] : ["https"];
+    let lastError: unknown;
+    for (const scheme of schemes) {
+      try {
+        const response = await this.withRetries(`${this.registry}: /v2/`, () =>
+          request(`${scheme}://${this.host}/v2/`, { dispatcher: this.dispatcher, method: "GET" }).then(
+            async (r) => {
+              await r.body.dump();
+              if (r.statusCode >= 500) throw new TransientError(`HTTP ${r.statusCode}`);
+              if (r.statusCode === 429)
+                throw new TransientError("HTTP 429", retryAfterMs(r.headers["retry-after"]));
+              return r;
+            },
+          ),
+        );
+        this.scheme = scheme;
+        if (response.statusCode === 401)
+          this.challenge = parseChallenge(header(response.headers, "www-authenticate"));
+        return;
+      } catch (error) {
+        lastError = error;
+        // A TLS handshake answered in plain HTTP: try HTTP next, where that is allowed.
+        if (error instanceof InputError) throw error;
+      }
+    }
+    const detail = describeError(lastError);
+    const tlsHint = /certificate|self.signed|CERT_|unable to verify/i.test(detail)
+      ? " (use --ca-file with the registry's CA, or --insecure)"
+      : "";
+    throw new InputError(`registry ${this.registry}: cannot connect (${detail})${tlsHint}`);
+  }
+
+  private async authorization(repository: string): Promise<string | undefined> {
+    const challenge = this.challenge;
+    const credentials = this.options.credentials;
+    if (!challenge) return undefined;
+    if (challenge.scheme === "basic") {
+      if (!credentials?.username) {
+        throw new InputError(
+          `registry ${this.registry} asks for a user name and password (--username/--password or docker login)`,
+        );
+      }
+      return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ""}`).toString("base64")}`;
+    }
+    if (challenge.scheme !== "bearer")
+      throw new InputError(`registry ${this.registry}: unsupported auth scheme '${challenge.scheme}'`);
+    const scope = `repository:${repository}:pull`;
+    const cached = this.tokens.get(scope);
+    if (cached) return `Bearer ${cached}`;
+    const token = await this.fetchToken(challenge, scope);
+    this.tokens.set(scope, token);
+    return `Bearer ${token}`;
+  }
+
+  /** The Bearer token flow: ask the realm for a token for the scope, with credentials when we have them. */
+  private async fetchToken(challenge: Challenge, scope: string): Promise<string> {
+    const realm = challenge.params.realm;
+    if (!realm) throw new InputError(`registry ${this.registry}: its Bearer challenge names no realm`);
+    const url = new URL(realm);
+    if (
+      url.protocol !== "https:" &&
+      !(url.protocol === "http:" && (isLoopback(url.host) || this.options.insecure))
+    ) {
+      throw new InputError(
+        `registry ${this.registry}: refusing to send credentials to a token server over ${url.protocol}`,
+      );
+    }
+    const credentials = this.options.credentials;
+    const service = challenge.params.service;
+    const where = `registry ${this.registry}: token server ${url.origin}`;
+    const response = await this.withRetries(where, async () => {
+      let result: Dispatcher.ResponseData;
+      if (credentials?.identityToken) {
+        const form = new URLSearchParams({
+          grant_type: "refresh_token",
+          refresh_token: credentials.identityToken,
+          client_id: "layerwatch",
+          scope,
+          ...(service ? { service } : {}),
+        });
+        result = await request(url, {
+          dispatcher: this.dispatcher,
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: form.toString(),
+        });
+      } else {
+        if (service) url.searchParams.set("service", service);
+        url.searchParams.set("scope", scope);
+        const headers: Record<string, string> = {};
+        if (credentials?.username) {
+          headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ""}`).toString("base64")}`;
+        }
+        result = await request(url, { dispatcher: this.dispatcher, method: "GET", headers });
+      }
+      if (result.statusCode >= 500) {
+        await result.body.dump();
+        throw new TransientError(`HTTP ${result.statusCode}`);
+      }
+      if (result.statusCode === 429) {
+        await result.body.dump();
+        throw new TransientError("HTTP 429", retryAfterMs(result.headers["retry-after"]));
+      }
+      return result;
+    });
+    if (response.statusCode === 401 || response.statusCode === 403) {
+      await response.body.dump();
+      throw new InputError(
+        `${where}: authentication failed (HTTP ${response.statusCode})${credentials ? ` with credentials from ${credentials.origin}` : "; no credentials were found"}`,
+      );
+    }
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new InputError(`${where}: HTTP ${response.statusCode}`);
+    }
+    let answer: { token?: string; access_token?: string };
+    try {
+      answer = (await response.body.json()) as { token?: string; access_token?: string };
+    } catch {
+      throw new InputError(`${where}: the answer is not JSON`);
+    }
+    const token = answer.token ?? answer.access_token;
+    if (!token) throw new InputError(`${where}: the answer holds no token`);
+    return token;
+  }
+
+  private async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isTransient(error) || tries >= this.options.retries) throw error;
+        const hinted = error instanceof TransientError ? error.retryAfterMs : undefined;
+        // Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... capped at 10 s.
+        const delay = hinted ?? Math.min(500 * 2 ** tries, 10_000) * (0.75 + Math.random() / 2);
+        this.options.onRetry?.(`${what}: ${describeError(error)}; retrying in ${Math.round(delay)} ms`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  /**
+   * One GET or HEAD on the registry, authenticated, following redirects (dropping the
+   * Authorization header when a redirect leaves the registry's host, as a blob store's
+   * signed URL must not receive it), and retried when the failure is transient.
+   */
+  private async send(
+    method: "GET" | "HEAD",
+    repository: string,
+    path: string,
+    accept: string | undefined,
+  ): Promise<Dispatcher.ResponseData> {
+    await this.ping();
+    const what = `${this.where(repository)}${path.replace(/^\/v2\/.*?\/(manifests|blobs)\//, " $1 ")}`;
+    return this.withRetries(what, async () => {
+      let url = new URL(`${this.scheme}://${this.host}${path}`);
+      let authorization = await this.authorization(repository);
+      let reauthenticated = false;
+      for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+        const headers: Record<string, string> = { "user-agent": "layerwatch" };
+        if (accept) headers.accept = accept;
+        if (authorization) headers.authorization = authorization;
+        const response = await request(url, { dispatcher: this.dispatcher, method, headers });
+        const status = response.statusCode;
+        if (status >= 300 && status < 400 && response.headers.location) {
+          await response.body.dump();
+          const next = new URL(String(header(response.headers, "location")), url);
+          if (next.host !== url.host) authorization = undefined;
+          url = next;
+          continue;
+        }
+        if (status === 401 && !reauthenticated && url.host === this.host) {
+          // A token may have expired, or the registry wants a challenge we have not seen.
+          await response.body.dump();
+          this.challenge = parseChallenge(header(response.headers, "www-authenticate")) ?? this.challenge;
+          this.tokens.clear();
+          authorization = await this.authorization(repository);
+          reauthenticated = true;
+          hop--;
+          continue;
+        }
+        if (status === 429) {
+          await response.body.dump();
+          throw new TransientError(
+            `HTTP 429 Too Many Requests`,
+            retryAfterMs(response.headers["retry-after"]),
+          );
+        }
+        if (status >= 500) {
+          await response.body.dump();
+          throw new TransientError(`HTTP ${status}`);
+        }
+        if (status >= 400) {
+          let detail = "";
+          if (method === "GET") detail = await errorDetail(response.body);
+          else await response.body.dump();
+          const reason =
+            status === 404
+              ? "not found"
+              : status === 401
+                ? `authentication required${this.options.credentials ? ` (credentials from ${this.options.credentials.origin} were refused)` : " (no credentials found)"}`
+                : status === 403
+                  ? "access denied"
+                  : `HTTP ${status}`;
+          throw new InputError(`${what}: ${reason}${detail ? ` (${detail})` : ""}`);
+        }
+        return response;
+      }
+      throw new InputError(`${what}: more than ${MAX_REDIRECTS} redirects`);
+    });
+  }
+
+  /** A manifest or index by tag or digest, checked against the digest when one was asked for. */
+  async getManifest(
+    repository: string,
+    reference: string,
+  ): Promise<{ body: Buffer; mediaType: string; digest: string }> {
+    const response = await this.send(
+      "GET",
+      repository,
+      `/v2/${repository}/manifests/${reference}`,
+      manifestAccept,
+    );
+    const body = Buffer.from(await response.body.arrayBuffer());
+    const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+    if (reference.includes(":") && reference !== digest) {
+      throw new InputError(
+        `${this.where(repository)}@${reference}: digest mismatch: the manifest hashes to ${digest}`,
+      );
+    }
+    const mediaType =
+      String(header(response.headers, "content-type") ?? "")
+        .split(";")[0]
+        ?.trim() ?? "";
+    return { body, mediaType, digest };
+  }
+
+  /** The digest a tag points at, from a HEAD request (no manifest body is fetched). */
+  async headManifest(repository: string, reference: string): Promise<string | undefined> {
+    const response = await this.send(
+      "HEAD",
+      repository,
+      `/v2/${repository}/manifests/${reference}`,
+      manifestAccept,
+    );
+    await response.body.dump();
+    return header(response.headers, "docker-content-digest");
+  }
+
+  /** A blob's bytes as a stream; the caller verifies the digest while it reads. */
+  async openBlob(repository: string, digest: string): Promise<Readable> {
+    const response = await this.send("GET", repository, `/v2/${repository}/blobs/${digest}`, undefined);
+    return response.body;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
