@@ -13,10 +13,18 @@ export const ExitCode = {
 
 /** Bad input: a missing file, a corrupt layer, a malformed record. Exit code 2. */
 export class InputError extends Error {
-  override readonly name = "InputError";
+  override readonly name: string = "InputError";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/**
+ * The image is not where this source looked (no such image, nothing listening, no access), as
+ * opposed to an image that was found and is broken. A bare image name tries the next source.
+ */
+export class ImageNotFoundError extends InputError {
+  override readonly name = "ImageNotFoundError";
 }
 
 /** Text of an unknown thrown value, for wrapping library errors into one line. */

@@ -65,7 +65,13 @@ export async function readLayer(
   };
   const archive = extract();
   const input = tar instanceof Readable ? tar : Readable.from(tar);
-  input.on("error", (error) => archive.destroy(error));
+  // An error of the stream itself (a lost connection) passes through unchanged, so the image
+  // stage can tell it from a corrupt tar and read the layer again.
+  let inputError: Error | undefined;
+  input.on("error", (error) => {
+    inputError = error;
+    archive.destroy(error);
+  });
   input.pipe(archive);
   try {
     for await (const entry of archive) {
@@ -127,7 +133,7 @@ export async function readLayer(
       contents.entries.push(record);
     }
   } catch (error) {
-    if (error instanceof InputError) throw error;
+    if (error instanceof InputError || (inputError !== undefined && error === inputError)) throw error;
     throw new InputError(`${label}: corrupt layer tar (${describeError(error)})`);
   }
   return contents;

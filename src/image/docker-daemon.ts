@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import Docker from "dockerode";
-import { describeError, InputError } from "../errors.js";
+import { describeError, ImageNotFoundError, InputError } from "../errors.js";
 import { loadTarStream } from "./tar-archive.js";
 import type { ImageReadOptions, ImageSourceRef, LayerProcessor, LoadedImage } from "./types.js";
 
@@ -56,8 +56,8 @@ export async function loadDaemonImage<T>(
 ): Promise<LoadedImage<T>> {
   const engine: Engine = source.kind === "podman" ? "podman" : "docker";
   const facts = engines[engine];
-  // What the user typed after `docker:`; parseImageSource may have split a `:TAG` off it.
-  const name = source.text.slice(source.kind.length + 1);
+  // The image name as given (after `docker:`, or the whole of a bare name).
+  const name = source.path;
   if (!IMAGE_NAME.test(name) || name.includes("..")) {
     throw new InputError(`${source.text}: '${name}' is not an image name, name:tag, name@digest or image ID`);
   }
@@ -93,7 +93,9 @@ export async function loadDaemonImage<T>(
   } catch (error) {
     const status = statusOf(error);
     if (status === 404) {
-      throw new InputError(`${source.text}: no such image ${name} in ${facts.name} at ${endpoint.label}`);
+      throw new ImageNotFoundError(
+        `${source.text}: no such image ${name} in ${facts.name} at ${endpoint.label}`,
+      );
     }
     if (status !== undefined) {
       throw new InputError(
@@ -138,7 +140,7 @@ function unreachable(
   endpoint: Endpoint,
   error: unknown,
 ): InputError {
-  return new InputError(
+  return new ImageNotFoundError(
     `${source.text}: cannot reach ${facts.name} at ${endpoint.label} (${connectionProblem(error)}); ${facts.hint}`,
     { cause: error },
   );

@@ -4,6 +4,7 @@ import { createGunzip } from "node:zlib";
 import { InputError } from "../errors.js";
 import { peekBytes } from "./peek.js";
 import type { LayerStreamFacts } from "./types.js";
+import { decompressZstd } from "./zstd.js";
 
 /** Hashes and counts what flows through, and stops the stream past a byte limit. */
 class MeasuringTap extends Transform {
@@ -64,21 +65,30 @@ export async function decodeLayerBlob(
         `${options.label}: inflates past the limit of ${options.maxLayerBytes} bytes (--max-layer-size)`,
       ),
   );
+  // An error from the blob's source (a lost connection) passes through unchanged, so a caller
+  // can tell it from a corrupt stream and read the layer again.
+  let sourceError: Error | undefined;
+  raw.on("error", (error) => {
+    sourceError = error;
+  });
+  const decoderFailed = (format: string) => (error: Error) =>
+    inflated.destroy(
+      error instanceof InputError || error === sourceError
+        ? error
+        : new InputError(`${options.label}: corrupt ${format} stream (${error.message})`),
+    );
   let compression: LayerStreamFacts["compression"];
   if (startsWith(head, GZIP_MAGIC)) {
     compression = "gzip";
     const gunzip = createGunzip();
     raw.on("error", (error) => gunzip.destroy(error));
-    gunzip.on("error", (error) =>
-      inflated.destroy(
-        error instanceof InputError
-          ? error
-          : new InputError(`${options.label}: corrupt gzip stream (${error.message})`),
-      ),
-    );
+    gunzip.on("error", decoderFailed("gzip"));
     raw.pipe(gunzip).pipe(inflated);
   } else if (startsWith(head, ZSTD_MAGIC)) {
-    throw new InputError(`${options.label}: zstd-compressed layers are not supported yet`);
+    compression = "zstd";
+    const unzstd = decompressZstd(raw);
+    unzstd.on("error", decoderFailed("zstd"));
+    unzstd.pipe(inflated);
   } else {
     compression = "none";
     raw.on("error", (error) => inflated.destroy(error));

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import { describeError, InputError } from "../errors.js";
+import { describeError, ImageNotFoundError, InputError } from "../errors.js";
 import { loadOciLayout } from "./oci-layout.js";
+import { loadRootfs } from "./rootfs.js";
 import { loadTarArchive } from "./tar-archive.js";
 import {
   defaultImageReadOptions,
@@ -23,6 +24,7 @@ const loaders: Record<ImageSourceKind, Loader> = {
   "docker-archive": loadTarArchive,
   "oci-archive": loadTarArchive,
   oci: loadOciLayout,
+  rootfs: loadRootfs,
   // Loaded on first use: undici and dockerode are most of the start-up time of the archive sources.
   registry: async (source, process, options) =>
     (await import("./registry/loader.js")).loadRegistryImage(source, process, options),
@@ -37,6 +39,7 @@ const sourceSyntax: Record<ImageSourceKind, string> = {
   "docker-archive": "docker-archive:PATH",
   "oci-archive": "oci-archive:PATH",
   oci: "oci:DIR",
+  rootfs: "rootfs:DIR",
   registry: "registry:IMAGE",
   docker: "docker:NAME",
   podman: "podman:NAME",
@@ -57,7 +60,7 @@ export function parseImageSource(text: string): ImageSourceRef {
     // A `word:` followed by a path is a source kind we do not know, not a tag.
     const looksLikePath = /^[a-z][a-z0-9-]*:[./~]/.test(text);
     if (!looksLikePath && /^[a-z0-9]/.test(text) && !/\s/.test(text))
-      return { kind: "registry", path: text, text };
+      return { kind: "registry", path: text, text, bare: true };
     throw new InputError(
       `${text}: unknown image source; use an image reference or one of ${Object.values(sourceSyntax).join(", ")}`,
     );
@@ -72,12 +75,29 @@ export function parseImageSource(text: string): ImageSourceRef {
   return { kind, path: rest, text };
 }
 
-export function loadImage<T>(
+export async function loadImage<T>(
   source: ImageSourceRef,
   processLayer: LayerProcessor<T>,
   options: Partial<ImageReadOptions> = {},
 ): Promise<LoadedImage<T>> {
-  return loaders[source.kind](source, processLayer, { ...defaultImageReadOptions, ...options });
+  const settings = { ...defaultImageReadOptions, ...options };
+  if (!source.bare) return loaders[source.kind](source, processLayer, settings);
+  // A bare name: the local daemons first (an image just built), then the registry.
+  const tried: string[] = [];
+  for (const kind of ["docker", "podman", "registry"] as const) {
+    try {
+      const loaded = await loaders[kind]({ ...source, kind, bare: false }, processLayer, settings);
+      return { ...loaded, source };
+    } catch (error) {
+      if (!(error instanceof ImageNotFoundError)) throw error;
+      tried.push(
+        error.message.startsWith(`${source.text}: `)
+          ? error.message.slice(source.text.length + 2)
+          : error.message,
+      );
+    }
+  }
+  throw new InputError(`${source.text}: image not found; tried ${tried.join("; ")}`);
 }
 
 /** Fails early, before any other work, when the source's path is not there. */

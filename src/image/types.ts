@@ -39,7 +39,14 @@ export interface LayerInfo {
 }
 
 /** Where an image comes from, as the user wrote it. */
-export type ImageSourceKind = "docker-archive" | "oci-archive" | "oci" | "registry" | "docker" | "podman";
+export type ImageSourceKind =
+  | "docker-archive"
+  | "oci-archive"
+  | "oci"
+  | "rootfs"
+  | "registry"
+  | "docker"
+  | "podman";
 
 export interface ImageSourceRef {
   kind: ImageSourceKind;
@@ -49,6 +56,11 @@ export interface ImageSourceRef {
   reference?: string;
   /** The text the user gave, for messages and reports. */
   text: string;
+  /**
+   * A name given without a kind (`alpine`): looked for in the Docker daemon, then podman, then
+   * the registry, as `docker run` users expect of a name they just built.
+   */
+  bare?: boolean;
 }
 
 /** Facts about a decoded layer stream, checked against the manifest and config once it has been read. */

@@ -42,12 +42,21 @@ describe("image references", () => {
 describe("WWW-Authenticate challenges", () => {
   it("reads Bearer parameters, with commas inside quotes", () => {
     expect(
-      parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push"'),
+      parseChallenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push"',
+      ),
     ).toEqual({
       scheme: "bearer",
-      params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull,push" },
+      params: {
+        realm: "https://auth.docker.io/token",
+        service: "registry.docker.io",
+        scope: "repository:library/alpine:pull,push",
+      },
     });
-    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({ scheme: "basic", params: { realm: "Registry Realm" } });
+    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({
+      scheme: "basic",
+      params: { realm: "Registry Realm" },
+    });
     expect(parseChallenge(undefined)).toBeUndefined();
   });
 });
@@ -86,9 +95,19 @@ esac
 
   it("prefers flags, then the environment", async () => {
     const env = { LAYERWATCH_REGISTRY_USERNAME: "env-user", LAYERWATCH_REGISTRY_PASSWORD: "env-pass" };
-    expect(await resolveCredentials("ghcr.io", { username: "u", password: "p", env })).toEqual({ username: "u", password: "p", origin: "--username" });
-    expect(await resolveCredentials("ghcr.io", { env })).toEqual({ username: "env-user", password: "env-pass", origin: "LAYERWATCH_REGISTRY_USERNAME" });
-    await expect(resolveCredentials("ghcr.io", { username: "u", env: {} })).rejects.toThrow(/give both a user name and a password/);
+    expect(await resolveCredentials("ghcr.io", { username: "u", password: "p", env })).toEqual({
+      username: "u",
+      password: "p",
+      origin: "--username",
+    });
+    expect(await resolveCredentials("ghcr.io", { env })).toEqual({
+      username: "env-user",
+      password: "env-pass",
+      origin: "LAYERWATCH_REGISTRY_USERNAME",
+    });
+    await expect(resolveCredentials("ghcr.io", { username: "u", env: {} })).rejects.toThrow(
+      /give both a user name and a password/,
+    );
   });
 
   it("decodes base64 auths, Docker Hub's legacy key and identity tokens", async () => {
@@ -98,8 +117,13 @@ esac
         "registry.example:5000": { identitytoken: "id-token" },
       },
     });
-    expect(await resolveCredentials("docker.io", { env })).toMatchObject({ username: "hubuser", password: "hubpass" });
-    expect(await resolveCredentials("registry.example:5000", { env })).toMatchObject({ identityToken: "id-token" });
+    expect(await resolveCredentials("docker.io", { env })).toMatchObject({
+      username: "hubuser",
+      password: "hubpass",
+    });
+    expect(await resolveCredentials("registry.example:5000", { env })).toMatchObject({
+      identityToken: "id-token",
+    });
     expect(await resolveCredentials("quay.io", { env })).toBeUndefined();
   });
 
@@ -110,13 +134,17 @@ esac
       password: "helper-secret",
       origin: "credential helper docker-credential-fake",
     });
-    expect(await resolveCredentials("tokens.example", { env })).toMatchObject({ identityToken: "refresh-me" });
+    expect(await resolveCredentials("tokens.example", { env })).toMatchObject({
+      identityToken: "refresh-me",
+    });
     expect(await resolveCredentials("quay.io", { env })).toBeUndefined();
   });
 
   it("names the config file when it is not JSON", async () => {
     const dir = await mkdtemp(join(home, "bad-"));
     await writeFile(join(dir, "config.json"), "{");
-    await expect(resolveCredentials("ghcr.io", { env: { DOCKER_CONFIG: dir } })).rejects.toThrow(`${join(dir, "config.json")}: not valid JSON`);
+    await expect(resolveCredentials("ghcr.io", { env: { DOCKER_CONFIG: dir } })).rejects.toThrow(
+      `${join(dir, "config.json")}: not valid JSON`,
+    );
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Dispatcher, EnvHttpProxyAgent, request, errors as undiciErrors } from "undici";
-import { describeError, InputError } from "../../errors.js";
+import { describeError, ImageNotFoundError, InputError } from "../../errors.js";
 import { type Challenge, parseChallenge } from "./challenge.js";
 import type { Credentials } from "./credentials.js";
 import { apiHost } from "./reference.js";
@@ -87,6 +87,12 @@ const networkErrorCodes = new Set([
   "UND_ERR_CLOSED",
 ]);
 
+/** The TLS handshake got a plain-HTTP answer (OpenSSL: "wrong version number", "packet length too long"). */
+function speaksPlainHttp(error: unknown): boolean {
+  const text = `${(error as { code?: string } | null)?.code ?? ""} ${describeError(error)} ${describeError((error as { cause?: unknown } | null)?.cause)}`;
+  return /WRONG_VERSION_NUMBER|wrong version number|packet length too long|EPROTO/i.test(text);
+}
+
 export function isTransient(error: unknown): boolean {
   if (error instanceof TransientError) return true;
   const code = (error as { code?: string } | null)?.code;
@@ -166,15 +172,16 @@ export class RegistryClient {
         return;
       } catch (error) {
         lastError = error;
-        // A TLS handshake answered in plain HTTP: try HTTP next, where that is allowed.
-        if (error instanceof InputError) throw error;
+        // Only a server that answered the TLS handshake in plain HTTP is tried over HTTP: a
+        // certificate that does not verify is a reason to stop, not to drop TLS.
+        if (error instanceof InputError || !speaksPlainHttp(error)) break;
       }
     }
     const detail = describeError(lastError);
     const tlsHint = /certificate|self.signed|CERT_|unable to verify/i.test(detail)
       ? " (use --ca-file with the registry's CA, or --insecure)"
       : "";
-    throw new InputError(`registry ${this.registry}: cannot connect (${detail})${tlsHint}`);
+    throw new ImageNotFoundError(`registry ${this.registry}: cannot connect (${detail})${tlsHint}`);
   }
 
   private async authorization(repository: string): Promise<string | undefined> {
@@ -276,7 +283,11 @@ export class RegistryClient {
       try {
         return await attempt();
       } catch (error) {
-        if (!isTransient(error) || tries >= this.options.retries) throw error;
+        if (!isTransient(error)) throw error;
+        if (tries >= this.options.retries) {
+          const attempts = tries > 0 ? ` (after ${tries + 1} attempts)` : "";
+          throw new InputError(`${what}: ${describeError(error)}${attempts}`, { cause: error });
+        }
         const hinted = error instanceof TransientError ? error.retryAfterMs : undefined;
         // Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... capped at 10 s.
         const delay = hinted ?? Math.min(500 * 2 ** tries, 10_000) * (0.75 + Math.random() / 2);
@@ -349,7 +360,10 @@ export class RegistryClient {
                 : status === 403
                   ? "access denied"
                   : `HTTP ${status}`;
-          throw new InputError(`${what}: ${reason}${detail ? ` (${detail})` : ""}`);
+          // Not there, or not for us: a bare image name goes on to the next place to look.
+          const ErrorClass =
+            status === 404 || status === 401 || status === 403 ? ImageNotFoundError : InputError;
+          throw new ErrorClass(`${what}: ${reason}${detail ? ` (${detail})` : ""}`);
         }
         return response;
       }

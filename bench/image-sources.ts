@@ -1,0 +1,184 @@
+/**
+ * Image-source benchmarks on the debootstrapped Debian image in a local CNCF registry:
+ *  - cold scan (empty layer cache) against the baseline of fetching the layer blobs with curl and
+ *    decompressing them with `gzip -dc > /dev/null`, measured in the same run;
+ *  - warm scan (every layer cached);
+ *  - peak RSS while scanning an image of 1 GiB.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pack } from "tar-stream";
+import { buildDebianImage, pushWithSkopeo } from "../test/helpers/debian-image.js";
+import { sha256 } from "../test/helpers/image-builder.js";
+import { startRegistry } from "../test/helpers/registry-server.js";
+import { median, repeat, seconds, timeCommand } from "./stats.js";
+
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "bin/layerwatch.js");
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+interface LayoutIndex {
+  manifests: Array<{ digest: string; size: number; mediaType: string; annotations?: Record<string, string> }>;
+}
+
+/** Adds a layer of `bytes` of incompressible file contents to a copy of the layout, streamed to disk. */
+async function withBigLayer(layoutDir: string, refName: string, bytes: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "layerwatch-bench-big-"));
+  await cp(layoutDir, dir, { recursive: true });
+  const blobs = join(dir, "blobs/sha256");
+  const layerPath = join(dir, "big-layer.tar");
+  const archive = pack();
+  const out = createWriteStream(layerPath);
+  archive.pipe(out);
+  const fileSize = 4 * 1024 * 1024;
+  const chunk = randomBytes(fileSize);
+  for (let i = 0; i * fileSize < bytes; i++) {
+    // Each file differs in its first bytes, so no two are alike.
+    chunk.writeUInt32BE(i, 0);
+    await new Promise<void>((resolve, reject) =>
+      archive.entry({ name: `data/blob-${i}.bin`, size: fileSize, mode: 0o644 }, chunk, (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+  }
+  archive.finalize();
+  await new Promise<void>((resolve) => out.on("close", () => resolve()));
+  const layer = await readFile(layerPath);
+  const digest = sha256(layer);
+  await writeFile(join(blobs, digest.slice(7)), layer);
+  await rm(layerPath);
+  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as LayoutIndex;
+  const entry =
+    index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === refName) ??
+    index.manifests[0];
+  if (!entry) throw new Error("layout has no manifest");
+  const manifest = JSON.parse(await readFile(join(blobs, entry.digest.slice(7)), "utf8"));
+  const config = JSON.parse(await readFile(join(blobs, manifest.config.digest.slice(7)), "utf8"));
+  config.rootfs.diff_ids.push(digest);
+  config.history.push({ created: "2024-01-01T00:00:00Z", created_by: "bench: 1 GiB of data" });
+  const configBytes = Buffer.from(JSON.stringify(config));
+  await writeFile(join(blobs, sha256(configBytes).slice(7)), configBytes);
+  manifest.config = { ...manifest.config, digest: sha256(configBytes), size: configBytes.length };
+  manifest.layers.push({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest, size: layer.length });
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  await writeFile(join(blobs, sha256(manifestBytes).slice(7)), manifestBytes);
+  index.manifests = [
+    {
+      ...entry,
+      digest: sha256(manifestBytes),
+      size: manifestBytes.length,
+      annotations: { "org.opencontainers.image.ref.name": "big" },
+    },
+  ];
+  await writeFile(join(dir, "index.json"), JSON.stringify(index));
+  return dir;
+}
+
+export async function benchImageSources(): Promise<Record<string, number>> {
+  const image = await buildDebianImage();
+  const registry = await startRegistry();
+  const work = await mkdtemp(join(tmpdir(), "layerwatch-bench-"));
+  let bigLayout: string | undefined;
+  try {
+    await pushWithSkopeo(image.layoutDir, "bench/debian:1", registry.url);
+    const db = join(work, "db.sqlite");
+    const imported = await timeCommand(process.execPath, [
+      bin,
+      "--db",
+      db,
+      "db",
+      "import",
+      join(root, "fixtures/osv"),
+    ]);
+    if (imported.code !== 0) throw new Error(imported.stderr);
+    const ref = `${registry.address}/bench/debian:1`;
+    const scanArgs = (cacheDir: string) => [
+      bin,
+      "--db",
+      db,
+      "scan",
+      ref,
+      "--format",
+      "json",
+      "--output",
+      "/dev/null",
+      "--cache-dir",
+      cacheDir,
+    ];
+
+    const blobUrls = image.layers.map((layer) => `${registry.url}/v2/bench/debian/blobs/${layer.digest}`);
+    const baselineScript = blobUrls.map((url) => `curl -sf ${url} | gzip -dc > /dev/null`).join(" && ");
+    const baseline = await repeat(
+      RUNS,
+      () => timeCommand("bash", ["-o", "pipefail", "-c", baselineScript]),
+      "baseline",
+    );
+    const cold = await repeat(
+      RUNS,
+      async (run) => timeCommand(process.execPath, scanArgs(join(work, `cold-${run}`))),
+      "cold scan",
+    );
+    const warmCache = join(work, "warm");
+    await timeCommand(process.execPath, scanArgs(warmCache));
+    const warm = await repeat(RUNS, () => timeCommand(process.execPath, scanArgs(warmCache)), "warm scan");
+
+    bigLayout = await withBigLayer(image.layoutDir, image.refName, 1024 ** 3);
+    await pushWithSkopeo(bigLayout, "bench/big:1", registry.url, { sourceRef: "big" });
+    const bigRef = `${registry.address}/bench/big:1`;
+    const big = await repeat(
+      RUNS,
+      async (run) =>
+        timeCommand(process.execPath, [
+          bin,
+          "--db",
+          db,
+          "scan",
+          bigRef,
+          "--format",
+          "json",
+          "--output",
+          "/dev/null",
+          "--cache-dir",
+          join(work, `big-${run}`),
+        ]),
+      "1 GiB scan",
+    );
+    const blobBytes = image.layers.reduce((total, layer) => total + layer.size, 0);
+    const figures = {
+      baselineMs: median(baseline.map((r) => r.ms)),
+      coldMs: median(cold.map((r) => r.ms)),
+      warmMs: median(warm.map((r) => r.ms)),
+      bigMs: median(big.map((r) => r.ms)),
+      bigPeakRssMiB: median(big.map((r) => r.peakRssMiB)),
+      coldPeakRssMiB: median(cold.map((r) => r.peakRssMiB)),
+    };
+    const ratio = figures.coldMs / figures.baselineMs;
+    console.log(
+      `\n== image sources: Debian bookworm (debootstrap) in a local registry, ${image.layers.length} layers, ${(blobBytes / 1024 ** 2).toFixed(1)} MiB of blobs; medians of ${RUNS} runs`,
+    );
+    console.log(
+      `baseline (curl | gzip -dc > /dev/null): ${seconds(figures.baselineMs)}   runs: ${baseline.map((r) => seconds(r.ms)).join(", ")}`,
+    );
+    console.log(
+      `cold scan (empty cache):                ${seconds(figures.coldMs)}   runs: ${cold.map((r) => seconds(r.ms)).join(", ")}`,
+    );
+    console.log(
+      `cold / baseline:                        ${ratio.toFixed(2)}   (goal <= 1.30) ${ratio <= 1.3 ? "MET" : "NOT MET"}`,
+    );
+    console.log(
+      `warm scan (all layers cached):          ${seconds(figures.warmMs)}   (goal <= 0.300 s) ${figures.warmMs <= 300 ? "MET" : "NOT MET"}   runs: ${warm.map((r) => seconds(r.ms)).join(", ")}`,
+    );
+    console.log(
+      `1 GiB image scan:                       ${seconds(figures.bigMs)}, peak RSS ${figures.bigPeakRssMiB.toFixed(0)} MiB (goal <= 200 MB) ${figures.bigPeakRssMiB * 1.048576 <= 200 ? "MET" : "NOT MET"}`,
+    );
+    console.log(`peak RSS of a cold Debian scan:         ${figures.coldPeakRssMiB.toFixed(0)} MiB`);
+    return { ...figures, ratio };
+  } finally {
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+    if (bigLayout) await rm(bigLayout, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * `npm run bench`: every benchmark, each printing medians of at least five runs and its ratios
+ * against a baseline measured in the same run. Timing goals live here, never in tests.
+ */
+import { benchImageSources } from "./image-sources.js";
+
+const groups: Record<string, () => Promise<unknown>> = {
+  "image-sources": benchImageSources,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(groups)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  await run();
+}
