@@ -1,18 +1,12 @@
-/**
- * `docker:NAME` and `podman:NAME` against a real dockerd and a real podman API service, each
- * started for these tests in a temporary directory (test/helpers/dockerd.ts). The fixture image is
- * loaded into the daemon from the docker-archive the e2e tests scan, so both scans must agree.
- */
-import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonReport } from "../src/report/model.js";
 import { cli } from "./helpers/cli.js";
 import {
   dockerdMissing,
+  loadImageArchive,
   podmanMissing,
   processesUsing,
   startDockerd,
@@ -50,15 +44,6 @@ async function scanJson(source: string, env: NodeJS.ProcessEnv) {
     ...env,
   });
   return { ...run, report: run.stdout ? (JSON.parse(run.stdout) as JsonReport) : undefined };
-}
-
-/** `docker load` through the API; the answer is a stream of JSON progress lines, errors included. */
-async function loadInto(daemon: TestDaemon, path: string): Promise<void> {
-  const client = new Docker({ socketPath: daemon.socket });
-  const answer = await client.loadImage(createReadStream(path), { quiet: true });
-  let text = "";
-  for await (const chunk of answer) text += chunk.toString();
-  if (/"error(Detail)?"\s*:/.test(text)) throw new Error(`loading ${path} failed: ${text}`);
 }
 
 /** A daemon scan must give exactly what scanning the archive it was loaded from gives. */
@@ -148,7 +133,7 @@ describe.skipIf(noDockerd !== undefined)("docker:NAME against a real dockerd", (
 
   beforeAll(async () => {
     daemon = await startDockerd();
-    await loadInto(daemon, archive);
+    await loadImageArchive(daemon, archive);
   });
 
   afterAll(async () => {
@@ -186,7 +171,7 @@ describe.skipIf(noPodman !== undefined)("podman:NAME against a real podman API s
 
   beforeAll(async () => {
     daemon = await startPodmanService();
-    await loadInto(daemon, archive);
+    await loadImageArchive(daemon, archive);
   });
 
   afterAll(async () => {

@@ -5,21 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import {
-  chmod,
-  chown,
-  copyFile,
-  cp,
-  link,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readlink,
-  rm,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
+import { chmod, chown, cp, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +19,7 @@ import type { JsonReport } from "../src/report/model.js";
 import { cli } from "./helpers/cli.js";
 import { imageFromFixture, writeDockerArchive } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
+import { applyLayerDirectory } from "./helpers/unpack.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
 const fixtureOsv = join(import.meta.dirname, "../fixtures/osv");
@@ -41,37 +28,6 @@ let work: string;
 let db: string;
 let rootfs: string;
 let reference: JsonReport;
-
-/**
- * Applies one fixture layer directory onto `target` as a container runtime would: an opaque
- * marker empties the directory first, `.wh.NAME` deletes NAME, everything else is written over.
- */
-async function applyLayer(layer: string, target: string): Promise<void> {
-  const names = (await readdir(layer)).sort();
-  await mkdir(target, { recursive: true });
-  if (names.includes(".wh..wh..opq")) {
-    for (const name of await readdir(target)) await rm(join(target, name), { recursive: true, force: true });
-  }
-  for (const name of names) {
-    if (name === ".wh..wh..opq") continue;
-    const from = join(layer, name);
-    const to = join(target, name);
-    if (name.startsWith(".wh.")) {
-      await rm(join(target, name.slice(".wh.".length)), { recursive: true, force: true });
-      continue;
-    }
-    const info = await lstat(from);
-    if (info.isDirectory()) {
-      const existing = await lstat(to).catch(() => undefined);
-      if (existing && !existing.isDirectory()) await rm(to, { force: true });
-      await applyLayer(from, to);
-      continue;
-    }
-    await rm(to, { recursive: true, force: true });
-    if (info.isSymbolicLink()) await symlink(await readlink(from), to);
-    else await copyFile(from, to);
-  }
-}
 
 async function scanJson(source: string, extra: string[] = []) {
   const run = await cli(["--db", db, "scan", source, "--format", "json", ...extra]);
@@ -129,7 +85,7 @@ beforeAll(async () => {
   reference = scanned.report as JsonReport;
   rootfs = join(work, "rootfs");
   for (const layer of (await readdir(fixtureImage)).sort())
-    await applyLayer(join(fixtureImage, layer), rootfs);
+    await applyLayerDirectory(join(fixtureImage, layer), rootfs);
 });
 
 afterAll(async () => {

@@ -80,7 +80,8 @@ export async function decodeLayerBlob(
   let compression: LayerStreamFacts["compression"];
   if (startsWith(head, GZIP_MAGIC)) {
     compression = "gzip";
-    const gunzip = createGunzip();
+    // Large output chunks: each one is a round trip between zlib's thread and the main thread.
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     raw.on("error", (error) => gunzip.destroy(error));
     gunzip.on("error", decoderFailed("gzip"));
     raw.pipe(gunzip).pipe(inflated);

@@ -49,7 +49,11 @@ export async function loadOciLayout<T>(
   const { digest: manifestDigest, manifest } = await selectManifest(
     index,
     (digest) => readJsonFile(blobFile(source.path, digest), `blob ${digest}`),
-    { where: `${source.text}: index.json`, ...(source.reference ? { reference: source.reference } : {}) },
+    {
+      where: `${source.text}: index.json`,
+      ...(source.reference ? { reference: source.reference } : {}),
+      ...(options.platform ? { platform: options.platform } : {}),
+    },
   );
   const config = parseImageConfig(
     await readJsonFile(

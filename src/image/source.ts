@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { describeError, ImageNotFoundError, InputError } from "../errors.js";
+import { assertDaemonSocket } from "./daemon-endpoint.js";
 import { loadOciLayout } from "./oci-layout.js";
 import { loadRootfs } from "./rootfs.js";
 import { loadTarArchive } from "./tar-archive.js";
@@ -19,6 +20,15 @@ type Loader = <T>(
   options: ImageReadOptions,
 ) => Promise<LoadedImage<T>>;
 
+async function loadFromDaemon<T>(
+  source: ImageSourceRef,
+  read: LayerProcessor<T>,
+  options: ImageReadOptions,
+): Promise<LoadedImage<T>> {
+  await assertDaemonSocket(source, options.env ?? process.env);
+  return (await import("./docker-daemon.js")).loadDaemonImage(source, read, options);
+}
+
 /** Each source kind and the loader that reads it. A new source is a new loader file and a row here. */
 const loaders: Record<ImageSourceKind, Loader> = {
   "docker-archive": loadTarArchive,
@@ -26,12 +36,10 @@ const loaders: Record<ImageSourceKind, Loader> = {
   oci: loadOciLayout,
   rootfs: loadRootfs,
   // Loaded on first use: undici and dockerode are most of the start-up time of the archive sources.
-  registry: async (source, process, options) =>
-    (await import("./registry/loader.js")).loadRegistryImage(source, process, options),
-  docker: async (source, process, options) =>
-    (await import("./docker-daemon.js")).loadDaemonImage(source, process, options),
-  podman: async (source, process, options) =>
-    (await import("./docker-daemon.js")).loadDaemonImage(source, process, options),
+  registry: async (source, read, options) =>
+    (await import("./registry/loader.js")).loadRegistryImage(source, read, options),
+  docker: loadFromDaemon,
+  podman: loadFromDaemon,
 };
 
 /** How each kind is written, for messages. */

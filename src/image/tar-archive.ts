@@ -197,7 +197,11 @@ export async function loadTarStream<T>(
   const { digest: manifestDigest, manifest } = await selectManifest(
     readJson("index.json", "index"),
     async (digest) => readJson(blobPath(digest), "blob"),
-    { where: `${source.text}: index.json`, ...(source.reference ? { reference: source.reference } : {}) },
+    {
+      where: `${source.text}: index.json`,
+      ...(source.reference ? { reference: source.reference } : {}),
+      ...(options.platform ? { platform: options.platform } : {}),
+    },
   );
   const config = parseImageConfig(
     readJson(blobPath(manifest.config.digest), "config blob"),

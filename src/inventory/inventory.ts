@@ -54,6 +54,7 @@ function extractWithAttribution(
   versions: ImageFile[],
   distro: Distro | undefined,
   warnings: InventoryWarning[],
+  readFile: (path: string) => Buffer | undefined,
 ): Package[] {
   let introducedIn = new Map<string, number>();
   let current: ExtractedPackage[] = [];
@@ -64,7 +65,11 @@ function extractWithAttribution(
       position === last
         ? (problem: string) => warnings.push({ path: version.path, layer: version.layer, problem })
         : () => undefined;
-    current = extractor.extract(version.path, version.content, { ...(distro ? { distro } : {}), warn });
+    current = extractor.extract(version.path, version.content, {
+      ...(distro ? { distro } : {}),
+      warn,
+      readFile,
+    });
     const next = new Map<string, number>();
     for (const pkg of current) {
       const key = packageKey(pkg);
@@ -84,6 +89,7 @@ function extractWithAttribution(
 export function buildInventory(fs: FilesystemView): Inventory {
   const warnings: InventoryWarning[] = [];
   const distro = detectDistro(fs);
+  const readFile = (path: string) => fs.file(path)?.content;
   const packages: Package[] = [];
   for (const entry of fs.files()) {
     if (entry.type !== "file" && entry.type !== "hardlink") continue;
@@ -94,7 +100,7 @@ export function buildInventory(fs: FilesystemView): Inventory {
           ? [fs.file(entry.path)].filter((f) => f !== undefined)
           : fs.versions(entry.path);
       if (!versions.some((version) => version.content)) continue;
-      packages.push(...extractWithAttribution(extractor, versions, distro, warnings));
+      packages.push(...extractWithAttribution(extractor, versions, distro, warnings, readFile));
     }
   }
   packages.sort(

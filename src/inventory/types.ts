@@ -26,6 +26,16 @@ export interface ExtractedPackage {
   sourceName?: string;
   sourceVersion?: string;
   arch?: string;
+  /** Files the package installed, root-relative, where its database lists them. */
+  files?: string[];
+  /** The declared license, as the package database writes it. */
+  license?: string;
+  /** rpm: the epoch, when the package has one (it orders before version and release). */
+  epoch?: number;
+  /** rpm: the vendor ("Red Hat, Inc.", "AlmaLinux"). */
+  vendor?: string;
+  /** rpm: the module stream a package was built for (RHEL 8+ AppStream), e.g. "nodejs:18:...". */
+  modularityLabel?: string;
 }
 
 export interface Package extends ExtractedPackage {
@@ -54,6 +64,12 @@ export interface ExtractContext {
   distro?: Distro;
   /** Report a record that was skipped or a file that was odd; the rest of the file is still read. */
   warn(problem: string): void;
+  /**
+   * Another file of the image as it stands in the final filesystem (symlinks followed), when
+   * some extractor wants its path: a database split over several files (dpkg's info/*.list)
+   * reads the rest through this.
+   */
+  readFile(path: string): Buffer | undefined;
 }
 
 /**

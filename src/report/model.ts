@@ -1,3 +1,4 @@
+import type { Package } from "../inventory/types.js";
 import type { Finding, SeverityLevel } from "../match/types.js";
 import { severityLevels } from "../match/types.js";
 import type { ScanResult } from "../pipeline.js";
@@ -23,6 +24,10 @@ export interface ReportPackage {
   sourceName?: string;
   sourceVersion?: string;
   arch?: string;
+  epoch?: number;
+  license?: string;
+  vendor?: string;
+  modularityLabel?: string;
   location: string;
   layer: ReportLayer;
 }
@@ -61,6 +66,26 @@ export interface JsonReport {
   warnings: Array<{ subject: string; problem: string }>;
 }
 
+/** The report's view of a package: what identifies it and where it came from, not its file list. */
+function reportPackage(pkg: Package, layer: ReportLayer): ReportPackage {
+  return {
+    name: pkg.name,
+    version: pkg.version,
+    type: pkg.type,
+    purl: pkg.purl,
+    ...(pkg.ecosystem ? { ecosystem: pkg.ecosystem } : {}),
+    ...(pkg.sourceName ? { sourceName: pkg.sourceName } : {}),
+    ...(pkg.sourceVersion ? { sourceVersion: pkg.sourceVersion } : {}),
+    ...(pkg.arch ? { arch: pkg.arch } : {}),
+    ...(pkg.epoch !== undefined ? { epoch: pkg.epoch } : {}),
+    ...(pkg.license ? { license: pkg.license } : {}),
+    ...(pkg.vendor ? { vendor: pkg.vendor } : {}),
+    ...(pkg.modularityLabel ? { modularityLabel: pkg.modularityLabel } : {}),
+    location: pkg.location,
+    layer,
+  };
+}
+
 export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Date = new Date()): JsonReport {
   const layers: ReportLayer[] = result.image.layers.map((layer) => ({
     index: layer.index,
@@ -97,7 +122,7 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
           ...(distro.osvEcosystem ? { ecosystem: distro.osvEcosystem } : {}),
         }
       : null,
-    packages: packages.map(({ foundBy: _foundBy, layer, ...pkg }) => ({ ...pkg, layer: layerAt(layer) })),
+    packages: packages.map((pkg) => reportPackage(pkg, layerAt(pkg.layer))),
     findings: result.findings.map((finding) => {
       const pkg = packages[finding.packageIndex];
       if (!pkg)

@@ -4,11 +4,20 @@
  * networking set up, nothing shared with a daemon the machine may already run.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  createReadStream,
+  openSync,
+  readdirSync,
+  readFileSync,
+} from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import Docker from "dockerode";
 
 export interface TestDaemon {
   /** What DOCKER_HOST or CONTAINER_HOST is set to: unix:///tmp/.../docker.sock */
@@ -277,4 +286,13 @@ export async function startPodmanService(): Promise<TestDaemon> {
       `unix://${socket}`,
     ],
   });
+}
+
+/** `docker load` through the API; the answer is a stream of JSON progress lines, errors included. */
+export async function loadImageArchive(daemon: TestDaemon, path: string): Promise<void> {
+  const client = new Docker({ socketPath: daemon.socket });
+  const answer = await client.loadImage(createReadStream(path), { quiet: true });
+  let text = "";
+  for await (const chunk of answer) text += chunk.toString();
+  if (/"error(Detail)?"\s*:/.test(text)) throw new Error(`loading ${path} failed: ${text}`);
 }

@@ -90,7 +90,13 @@ export async function tarOf(files: LayerFile[], options: { prefix?: string } = {
 
 export async function buildImage(
   layers: FixtureLayer[],
-  options: { user?: string; env?: string[]; emptyHistory?: string[] } = {},
+  options: {
+    user?: string;
+    env?: string[];
+    emptyHistory?: string[];
+    architecture?: string;
+    variant?: string;
+  } = {},
 ): Promise<BuiltImage> {
   const layerTars = await Promise.all(layers.map((layer) => tarOf(layer.files)));
   const diffIds = layerTars.map(sha256);
@@ -103,7 +109,8 @@ export async function buildImage(
     })),
   ];
   const configDocument = {
-    architecture: "amd64",
+    architecture: options.architecture ?? "amd64",
+    ...(options.variant ? { variant: options.variant } : {}),
     os: "linux",
     created: "2024-01-01T00:00:00Z",
     config: {
@@ -260,4 +267,53 @@ export async function writeOciArchive(
   options: { refName?: string } = {},
 ): Promise<void> {
   await writeFile(path, await tarOf(ociLayoutFiles(image, options)));
+}
+
+/**
+ * An OCI layout whose index.json points at an image index listing one image per platform, as
+ * `docker buildx` publishes multi-platform images.
+ */
+export async function writeMultiPlatformLayout(
+  images: Array<{ image: BuiltImage; platform: { os: string; architecture: string; variant?: string } }>,
+  dir: string,
+  refName: string,
+): Promise<void> {
+  const blobs: Buffer[] = [];
+  const entries = images.map(({ image, platform }) => {
+    const layers = image.layerTars.map((tar) => gzipSync(tar));
+    const manifest = ociManifestOf(image, layers, "application/vnd.oci.image.layer.v1.tar+gzip");
+    blobs.push(image.config, manifest, ...layers);
+    return {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: sha256(manifest),
+      size: manifest.length,
+      platform,
+    };
+  });
+  const imageIndex = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: entries,
+    }),
+  );
+  blobs.push(imageIndex);
+  await mkdir(join(dir, "blobs/sha256"), { recursive: true });
+  for (const blob of blobs) await writeFile(join(dir, "blobs/sha256", hex(sha256(blob))), blob);
+  await writeFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(
+    join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          digest: sha256(imageIndex),
+          size: imageIndex.length,
+          annotations: { "org.opencontainers.image.ref.name": refName },
+        },
+      ],
+    }),
+  );
 }

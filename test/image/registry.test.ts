@@ -248,6 +248,16 @@ describe.skipIf(missing !== undefined)("registry faults", () => {
     expect(proxy.count(`/blobs/${bigLayer}`, "GET")).toBe(2);
   });
 
+  it("gives up with one clear line when every download of a layer breaks off", async () => {
+    proxy.clearRules();
+    proxy.addRule({ path: `/blobs/${bigLayer}`, fault: { kind: "truncate", afterBytes: 100_000 } });
+    const run = await scan(ref, ["--retries", "1"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /^layerwatch: error: .*: layer 0 \([0-9a-f]{12}\): other side closed \(after 2 attempts\)\n$/,
+    );
+  });
+
   it("waits as long as Retry-After says on 429, and retries 5xx", async () => {
     proxy.clearRules();
     proxy.addRule({ path: "/manifests/", fault: { kind: "status", status: 429, retryAfter: 1 }, times: 2 });

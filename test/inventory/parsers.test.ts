@@ -20,6 +20,7 @@ function extract(extractor: typeof dpkgExtractor, path: string, text: string, di
   const packages = extractor.extract(path, Buffer.from(text), {
     ...(distro ? { distro } : {}),
     warn: (w) => warnings.push(w),
+    readFile: () => undefined,
   });
   return { packages, warnings };
 }
