@@ -3,9 +3,11 @@
  * against a baseline measured in the same run. Timing goals live here, never in tests.
  */
 import { benchImageSources } from "./image-sources.js";
+import { benchTrivy } from "./trivy.js";
 
 const groups: Record<string, () => Promise<unknown>> = {
   "image-sources": benchImageSources,
+  trivy: benchTrivy,
 };
 
 const wanted = process.argv.slice(2);

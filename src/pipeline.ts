@@ -1,9 +1,11 @@
+import { describeError } from "./errors.js";
 import { ImageFilesystem } from "./fs/image-fs.js";
 import { DiskLayerCache } from "./fs/layer-cache.js";
 import { readLayer } from "./fs/layer-reader.js";
 import type { LayerContents, LayerWarning } from "./fs/types.js";
+import { parseImageReference } from "./image/registry/reference.js";
 import { loadImage, parseImageSource } from "./image/source.js";
-import type { ImageReadOptions, LayerCache, LoadedImage } from "./image/types.js";
+import type { ImageReadOptions, LayerCache, LayerProcessor, LoadedImage } from "./image/types.js";
 import { buildInventory, inventoryVersion, inventoryWants } from "./inventory/inventory.js";
 import type { Inventory } from "./inventory/types.js";
 import { type AdvisorySource, matchPackages } from "./match/matcher.js";
@@ -24,6 +26,7 @@ export interface ImageInventory {
   };
   inventory: Inventory;
   warnings: ScanWarning[];
+  baseImage?: BaseImage;
 }
 
 export interface ScanResult extends ImageInventory {
@@ -42,6 +45,72 @@ function layerWarnings(image: LoadedImage<LayerContents>): ScanWarning[] {
 export interface PipelineOptions extends Partial<ImageReadOptions> {
   /** Where layer results are kept between scans; none when undefined. */
   cacheDir?: string;
+  /** The image this one was built FROM (any source), to tell its layers from the image's own. */
+  baseImage?: string;
+}
+
+/** The image the scanned one was built on, and how many of its layers came from it. */
+export interface BaseImage {
+  reference: string;
+  /** The scanned image's layers 0..layers-1 are the base image's. */
+  layers: number;
+  /** Where the base was named: --base-image, or the org.opencontainers.image.base.* labels. */
+  from: "option" | "label";
+}
+
+const BASE_NAME_LABEL = "org.opencontainers.image.base.name";
+const BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest";
+
+/**
+ * Finds how many of the image's layers its base image supplied: the base's diff ids must be a
+ * prefix of the image's. The base comes from --base-image, else from the OCI base labels.
+ */
+async function findBaseImage(
+  image: LoadedImage<LayerContents>,
+  options: PipelineOptions,
+  readOptions: Partial<ImageReadOptions>,
+  processor: LayerProcessor<LayerContents>,
+): Promise<{ base?: BaseImage; warning?: ScanWarning }> {
+  const labels = image.config.config?.Labels ?? {};
+  const labelName = labels[BASE_NAME_LABEL];
+  const labelDigest = labels[BASE_DIGEST_LABEL];
+  let reference: string | undefined = options.baseImage;
+  let from: BaseImage["from"] = "option";
+  if (reference === undefined && labelName) {
+    // Pin the base by digest when the label gives one: the tag may have moved since the build.
+    reference = labelName;
+    if (labelDigest) {
+      const named = parseImageReference(labelName);
+      reference = `${named.registry}/${named.repository}@${labelDigest}`;
+    }
+    from = "label";
+  }
+  if (reference === undefined) return {};
+  const subject = from === "option" ? `--base-image ${reference}` : `base image label ${reference}`;
+  let baseDiffIds: string[];
+  try {
+    const base = await loadImage(parseImageSource(reference), processor, readOptions);
+    baseDiffIds = base.config.rootfs.diff_ids;
+  } catch (error) {
+    if (from === "option") throw error;
+    return {
+      warning: {
+        subject,
+        problem: `cannot read it (${describeError(error)}); layers are not split into base and own`,
+      },
+    };
+  }
+  const own = image.config.rootfs.diff_ids;
+  const isPrefix = baseDiffIds.length <= own.length && baseDiffIds.every((id, i) => own[i] === id);
+  if (!isPrefix) {
+    return {
+      warning: {
+        subject,
+        problem: "its layers are not the first layers of this image; it is not this image's base",
+      },
+    };
+  }
+  return { base: { reference, layers: baseDiffIds.length, from } };
 }
 
 /** image → fs → inventory: reads the image once and lists what is installed in it. */
@@ -50,18 +119,22 @@ export async function inventoryImage(
   options: PipelineOptions = {},
 ): Promise<ImageInventory> {
   const source = parseImageSource(sourceText);
-  const { cacheDir, ...readOptions } = options;
+  const { cacheDir, baseImage: _baseImage, ...imageOptions } = options;
   const layerCache = cacheDir ? new DiskLayerCache(cacheDir, inventoryVersion) : undefined;
-  const image = await loadImage(
-    source,
-    (tar, context) =>
-      readLayer(tar, context.label, { wants: inventoryWants, maxFileBytes: MAX_PACKAGE_FILE_BYTES }),
-    { ...readOptions, ...(layerCache ? { layerCache: layerCache as LayerCache<unknown> } : {}) },
-  );
+  const readOptions = {
+    ...imageOptions,
+    contentWanted: inventoryWants,
+    ...(layerCache ? { layerCache: layerCache as LayerCache<unknown> } : {}),
+  };
+  const processor: LayerProcessor<LayerContents> = (tar, context) =>
+    readLayer(tar, context.label, { wants: inventoryWants, maxFileBytes: MAX_PACKAGE_FILE_BYTES });
+  const image = await loadImage(source, processor, readOptions);
+  const { base, warning: baseWarning } = await findBaseImage(image, options, readOptions, processor);
   const fs = ImageFilesystem.fromLayers(image.layers.map((layer) => layer.result));
   const inventory = buildInventory(fs);
   const warnings: ScanWarning[] = [
     ...(image.warnings ?? []),
+    ...(baseWarning ? [baseWarning] : []),
     ...layerWarnings(image),
     ...inventory.warnings.map((w) => ({
       subject: w.layer === undefined ? w.path : `layer ${w.layer}: ${w.path}`,
@@ -80,7 +153,7 @@ export async function inventoryImage(
     });
   }
   const layers = image.layers.map(({ result: _result, ...layer }) => layer);
-  return { image: { ...image, layers }, inventory, warnings };
+  return { image: { ...image, layers }, inventory, warnings, ...(base ? { baseImage: base } : {}) };
 }
 
 /** The whole scan: inventory, then every package against the advisories. */

@@ -15,6 +15,7 @@ export interface ImageCliOptions {
   cacheDir?: string;
   cache?: boolean;
   maxLayerSize?: string;
+  baseImage?: string;
 }
 
 export function addImageOptions(command: Command): Command {
@@ -22,6 +23,10 @@ export function addImageOptions(command: Command): Command {
     .option(
       "--platform <os/arch[/variant]>",
       "image to read from a multi-platform index (default linux/amd64)",
+    )
+    .option(
+      "--base-image <source>",
+      "the image this one was built FROM, to mark its layers (default: the org.opencontainers.image.base.* labels)",
     )
     .option("--username <user>", "registry user name (env LAYERWATCH_REGISTRY_USERNAME)")
     .option("--password <password>", "registry password or token (env LAYERWATCH_REGISTRY_PASSWORD)")
@@ -61,6 +66,8 @@ export function imageReadOptions(options: ImageCliOptions, env: NodeJS.ProcessEn
   return {
     env,
     ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
+    ...(options.baseImage ? { baseImage: options.baseImage } : {}),
+    ...(options.baseImage ? { baseImage: options.baseImage } : {}),
     ...(options.maxLayerSize
       ? { maxLayerBytes: parseByteSize(options.maxLayerSize, "--max-layer-size") }
       : {}),

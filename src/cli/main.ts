@@ -5,7 +5,7 @@ import { runDbImport, runDbInfo } from "./db.js";
 import { addImageOptions } from "./image-options.js";
 import { type CliIo, processIo } from "./io.js";
 import { defaultStorePath } from "./paths.js";
-import { runScan, type ScanOptions } from "./scan.js";
+import { runSbom, runScan, type ScanOptions } from "./scan.js";
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("layerwatch")
@@ -39,6 +39,18 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     setExit(
       await runScan(source, { ...options, db: global.db, ...(global.debug ? { debug: true } : {}) }, io),
     );
+  });
+
+  addImageOptions(
+    program
+      .command("sbom")
+      .description("list what an image holds (OS and language packages), without matching advisories")
+      .argument("<source>", "any image source that scan takes")
+      .addOption(new Option("-f, --format <format>", "output format").choices(["json"]).default("json"))
+      .option("-o, --output <file>", "write the inventory to a file instead of standard output"),
+  ).action(async (source: string, options: Parameters<typeof runSbom>[1]) => {
+    const global = program.opts() as { debug?: boolean };
+    setExit(await runSbom(source, { ...options, ...(global.debug ? { debug: true } : {}) }, io));
   });
 
   const db = program.command("db").description("manage the vulnerability store");

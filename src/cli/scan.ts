@@ -1,10 +1,10 @@
 import { writeFile } from "node:fs/promises";
 import { describeError, ExitCode, InputError } from "../errors.js";
 import { assertSourceExists, parseImageSource } from "../image/source.js";
-import { scanImage } from "../pipeline.js";
+import { inventoryImage, scanImage } from "../pipeline.js";
 import { evaluateThreshold, parseSeverityLevel } from "../policy/threshold.js";
 import { renderJson } from "../report/json.js";
-import { buildReport } from "../report/model.js";
+import { buildReport, type JsonReport } from "../report/model.js";
 import { renderTable } from "../report/table.js";
 import { AdvisoryStore } from "../vulndb/store.js";
 import { type ImageCliOptions, imageReadOptions } from "./image-options.js";
@@ -43,18 +43,52 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
   } finally {
     store.close();
   }
+  const colour = Boolean(io.stdout.isTTY) && options.output === undefined && !io.env.NO_COLOR;
+  await emitReport(
+    report,
+    options.format === "json" ? renderJson(report) : renderTable(report, { colour }),
+    options.output,
+    io,
+  );
+  return report.policy.failed ? ExitCode.findings : ExitCode.ok;
+}
+
+/** Warnings to standard error, then the report to --output or standard output. */
+export async function emitReport(
+  report: JsonReport,
+  text: string,
+  output: string | undefined,
+  io: CliIo,
+): Promise<void> {
   for (const warning of report.warnings)
     io.stderr.write(`layerwatch: warning: ${warning.subject}: ${warning.problem}\n`);
-  const colour = Boolean(io.stdout.isTTY) && options.output === undefined && !io.env.NO_COLOR;
-  const text = options.format === "json" ? renderJson(report) : renderTable(report, { colour });
-  if (options.output) {
+  if (output) {
     try {
-      await writeFile(options.output, text);
+      await writeFile(output, text);
     } catch (error) {
-      throw new InputError(`--output ${options.output}: ${describeError(error)}`);
+      throw new InputError(`--output ${output}: ${describeError(error)}`);
     }
   } else {
     io.stdout.write(text);
   }
-  return report.policy.failed ? ExitCode.findings : ExitCode.ok;
+}
+
+/** `layerwatch sbom`: what the image holds, without matching it against advisories. */
+export async function runSbom(
+  sourceText: string,
+  options: ImageCliOptions & { format: string; output?: string; debug?: boolean },
+  io: CliIo,
+): Promise<number> {
+  if (options.format !== "json") throw new InputError(`--format ${options.format}: use json`);
+  const readOptions = imageReadOptions(options, io.env);
+  await assertSourceExists(parseImageSource(sourceText));
+  const listed = await inventoryImage(sourceText, {
+    ...readOptions,
+    onNote: (message) => {
+      if (options.debug) io.stderr.write(`layerwatch: ${message}\n`);
+    },
+  });
+  const report = buildReport({ ...listed, findings: [] }, evaluateThreshold([], undefined));
+  await emitReport(report, renderJson(report), options.output, io);
+  return ExitCode.ok;
 }

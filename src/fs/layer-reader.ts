@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import { Readable } from "node:stream";
 import { extract, type Header } from "tar-stream";
 import { describeError, InputError } from "../errors.js";
+import { SIZE_ONLY_PAX_KEY } from "../image/types.js";
 import type { EntryType, LayerContents, LayerEntry, ReadLayerOptions } from "./types.js";
 
 const WHITEOUT_PREFIX = ".wh.";
@@ -39,6 +40,13 @@ function entryType(type: Header["type"]): EntryType {
     default:
       return "other";
   }
+}
+
+/** The entry's size; a size-only entry from the rootfs source carries it in a pax record. */
+function sizeOf(header: Header): number {
+  // tar-stream types pax records as {}; they are string to string.
+  const recorded = (header.pax as Record<string, string> | undefined)?.[SIZE_ONLY_PAX_KEY];
+  return recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : (header.size ?? 0);
 }
 
 async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
@@ -102,7 +110,7 @@ export async function readLayer(
         mode: header.mode ?? 0,
         uid: header.uid ?? 0,
         gid: header.gid ?? 0,
-        size: header.size ?? 0,
+        size: sizeOf(header),
       };
       if (type === "symlink" && header.linkname) record.linkTarget = header.linkname;
       if (type === "hardlink" && header.linkname) {

@@ -7,8 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
-import { lstat, readdir, readlink, stat } from "node:fs/promises";
+import { createReadStream, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { lstat, stat } from "node:fs/promises";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
@@ -37,6 +37,8 @@ export function ociArchitecture(arch: string = process.arch): string {
 
 type EntryHeader = Partial<Header> & Pick<Header, "name">;
 
+import { SIZE_ONLY_PAX_KEY } from "./types.js";
+
 interface WalkContext {
   root: string;
   sourceText: string;
@@ -44,6 +46,8 @@ interface WalkContext {
   /** The tar as it leaves the pack: waited on so headers do not pile up ahead of the reader. */
   out: Writable;
   signal: AbortSignal;
+  /** Which files' contents the reader keeps; the rest are sent as their size alone. */
+  contentWanted?: (path: string) => boolean;
 }
 
 function cannotRead(context: WalkContext, path: string, error: unknown): InputError {
@@ -112,7 +116,9 @@ async function addEntry(context: WalkContext, header: EntryHeader, file?: string
 async function walk(context: WalkContext, dir: string, relative: string): Promise<void> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    // Synchronous metadata calls: a tree walk makes thousands, and each promise call is a round
+    // trip to the thread pool that costs far more than the call itself.
+    names = readdirSync(dir);
   } catch (error) {
     throw cannotRead(context, relative, error);
   }
@@ -121,9 +127,9 @@ async function walk(context: WalkContext, dir: string, relative: string): Promis
     if (context.signal.aborted) throw context.signal.reason;
     const path = join(dir, name);
     const entryName = relative ? `${relative}/${name}` : name;
-    let info: Awaited<ReturnType<typeof lstat>>;
+    let info: ReturnType<typeof lstatSync>;
     try {
-      info = await lstat(path);
+      info = lstatSync(path);
     } catch (error) {
       // Removed since the directory was listed: it is no longer part of the filesystem.
       if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
@@ -139,7 +145,7 @@ async function walk(context: WalkContext, dir: string, relative: string): Promis
     if (info.isSymbolicLink()) {
       let target: string;
       try {
-        target = await readlink(path);
+        target = readlinkSync(path);
       } catch (error) {
         throw cannotRead(context, entryName, error);
       }
@@ -148,6 +154,17 @@ async function walk(context: WalkContext, dir: string, relative: string): Promis
       await addEntry(context, { ...header, name: `${entryName}/`, type: "directory" });
       await walk(context, path, entryName);
     } else if (info.isFile()) {
+      if (context.contentWanted && !context.contentWanted(entryName)) {
+        // A file nobody reads is sent as its size alone: a rootfs scan then reads only the package
+        // databases, not every byte of the tree.
+        await addEntry(context, {
+          ...header,
+          type: "file",
+          size: 0,
+          pax: { [SIZE_ONLY_PAX_KEY]: String(info.size) },
+        });
+        continue;
+      }
       // Hard links are stored as the files they are.
       await addEntry(context, { ...header, type: "file", size: info.size }, path);
     }
@@ -198,6 +215,7 @@ export async function loadRootfs<T>(
     pack,
     out,
     signal: abort.signal,
+    ...(options.contentWanted ? { contentWanted: options.contentWanted } : {}),
   };
   const packing = packTree(context).catch((error: unknown) => {
     const failure = error instanceof Error ? error : new Error(String(error));

@@ -130,7 +130,18 @@ export interface ImageReadOptions {
   layerCache?: LayerCache<unknown>;
   /** Told about retries and skipped work, for --debug. */
   onNote?: (message: string) => void;
+  /**
+   * Which files' contents the layer processor keeps. A source that can skip reading the others
+   * cheaply (an unpacked rootfs) sends them as size-only entries (SIZE_ONLY_PAX_KEY).
+   */
+  contentWanted?: (path: string) => boolean;
 }
+
+/**
+ * A pax record on a tar entry sent without its body: the file's real size. Only layerwatch's own
+ * rootfs source writes it; image layers never carry it.
+ */
+export const SIZE_ONLY_PAX_KEY = "LAYERWATCH.size";
 
 export const defaultImageReadOptions: ImageReadOptions = {
   maxLayerBytes: 20 * 1024 ** 3,

@@ -13,6 +13,8 @@ export interface ReportLayer {
   diffId: string;
   digest?: string;
   createdBy?: string;
+  /** Whether the base image supplied this layer; present only when the base image is known. */
+  baseImage?: boolean;
 }
 
 export interface ReportPackage {
@@ -56,6 +58,7 @@ export interface JsonReport {
     repoTags: string[];
     os?: string;
     architecture?: string;
+    baseImage?: { reference: string; layers: number; from: "option" | "label" };
     layers: ReportLayer[];
   };
   os: { id: string; versionId?: string; prettyName?: string; ecosystem?: string } | null;
@@ -92,6 +95,7 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
     diffId: layer.diffId,
     ...(layer.digest ? { digest: layer.digest } : {}),
     ...(layer.createdBy ? { createdBy: layer.createdBy } : {}),
+    ...(result.baseImage ? { baseImage: layer.index < result.baseImage.layers } : {}),
   }));
   const layerAt = (index: number): ReportLayer => layers[index] ?? { index, diffId: "" };
   const packages = result.inventory.packages;
@@ -112,6 +116,15 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
       repoTags: result.image.repoTags,
       ...(result.image.config.os ? { os: result.image.config.os } : {}),
       ...(result.image.config.architecture ? { architecture: result.image.config.architecture } : {}),
+      ...(result.baseImage
+        ? {
+            baseImage: {
+              reference: result.baseImage.reference,
+              layers: result.baseImage.layers,
+              from: result.baseImage.from,
+            },
+          }
+        : {}),
       layers,
     },
     os: distro

@@ -117,6 +117,7 @@ export async function buildImage(
       ...(options.user !== undefined ? { User: options.user } : {}),
       Env: options.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
       Cmd: ["node", "/app/index.js"],
+      ...(options.labels ? { Labels: options.labels } : {}),
     },
     rootfs: { type: "layers", diff_ids: diffIds },
     history,
