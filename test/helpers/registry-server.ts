@@ -61,6 +61,11 @@ export interface TokenUser extends Credentials {
 export interface RegistryOptions {
   /** Default "none" (anonymous push and pull). */
   auth?: RegistryAuth;
+  /**
+   * Accept manifests whose layers name URLs (foreign, non-distributable layers, as Windows base
+   * images have); the registry refuses them unless its config allows the URLs.
+   */
+  allowForeignLayerUrls?: boolean;
   /** Serve HTTPS with a certificate for 127.0.0.1/localhost from a CA made for this registry. */
   tls?: boolean;
   /** The user for htpasswd and token auth; default layerwatch with a random password. */
@@ -511,6 +516,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
           credentials,
           tokenServer,
           authConfig,
+          allowForeignLayerUrls: options.allowForeignLayerUrls ?? false,
         });
       } catch (error) {
         lastError = error as Error;
@@ -526,6 +532,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
 }
 
 interface LaunchOptions {
+  allowForeignLayerUrls: boolean;
   binary: string;
   dir: string;
   storageDir: string;
@@ -559,6 +566,9 @@ async function launch(options: LaunchOptions): Promise<RegistryServer> {
     },
     ...(Object.keys(options.authConfig).length > 0 ? { auth: options.authConfig } : {}),
     health: { storagedriver: { enabled: false } },
+    ...(options.allowForeignLayerUrls
+      ? { validation: { manifests: { urls: { allow: ["^https?://"] } } } }
+      : {}),
   };
   const configFile = join(dir, `config-${port}.yml`);
   // JSON is a subset of YAML, so the registry's YAML parser reads this without quoting pitfalls.

@@ -354,3 +354,70 @@ describe("registry redirects", () => {
     expect(run.code).toBe(2);
   });
 });
+
+describe.skipIf(missing !== undefined)("foreign layers", () => {
+  let registry: RegistryServer;
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  it("lists a foreign layer without fetching it, and says so", async () => {
+    registry = await startRegistry({ allowForeignLayerUrls: true });
+    const { gzipSync } = await import("node:zlib");
+    const { createHash } = await import("node:crypto");
+    const digestOf = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    const { filesFromDirectory, tarOf } = await import("../helpers/image-builder.js");
+    const base = await tarOf(
+      await filesFromDirectory(join(import.meta.dirname, "../../fixtures/images/debian-app/0-base")),
+    );
+    const layer = gzipSync(base);
+    // A Windows-style base layer that only its vendor may serve: the registry holds no blob for it.
+    const foreignTar = Buffer.from("not served by this registry");
+    const foreign = { digest: digestOf(foreignTar), size: foreignTar.length };
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [digestOf(foreignTar), digestOf(base)] },
+        history: [{ created_by: "foreign base" }, { created_by: "debian files" }],
+      }),
+    );
+    await registry.pushBlob("foreign/app", config);
+    await registry.pushBlob("foreign/app", layer);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      config: {
+        mediaType: "application/vnd.docker.container.image.v1+json",
+        digest: digestOf(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+          ...foreign,
+          urls: ["https://vendor.example/layers/base.tar.gz"],
+        },
+        {
+          mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+          digest: digestOf(layer),
+          size: layer.length,
+        },
+      ],
+    });
+    const put = await registry.request("/v2/foreign/app/manifests/1", {
+      method: "PUT",
+      headers: { "content-type": "application/vnd.docker.distribution.manifest.v2+json" },
+      body: Buffer.from(manifest),
+    });
+    expect(put.status).toBe(201);
+    const run = await scan(`${registry.address}/foreign/app:1`);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(
+      /^layerwatch: warning: .*: layer 0 \([0-9a-f]{12}\): foreign layer \(application\/vnd\.docker\.image\.rootfs\.foreign\.diff\.tar\.gzip\) not fetched; its files are not scanned\n$/,
+    );
+    expect(run.report?.packages.filter((p) => p.type === "deb").map((p) => p.layer.index)).not.toContain(0);
+    expect(run.report?.packages.some((p) => p.name === "libc6")).toBe(true);
+    expect(await registry.countRequests("GET", new RegExp(foreign.digest))).toBe(0);
+  });
+});
