@@ -96,6 +96,7 @@ export async function buildImage(
     emptyHistory?: string[];
     architecture?: string;
     variant?: string;
+    labels?: Record<string, string>;
   } = {},
 ): Promise<BuiltImage> {
   const layerTars = await Promise.all(layers.map((layer) => tarOf(layer.files)));
