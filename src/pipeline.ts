@@ -7,7 +7,8 @@ import { parseImageReference } from "./image/registry/reference.js";
 import { loadImage, parseImageSource } from "./image/source.js";
 import type { ImageReadOptions, LayerCache, LayerProcessor, LoadedImage } from "./image/types.js";
 import { buildInventory, inventoryVersion, inventoryWants } from "./inventory/inventory.js";
-import type { Inventory } from "./inventory/types.js";
+import { isEndOfLife } from "./inventory/os-release.js";
+import type { Distro, Inventory } from "./inventory/types.js";
 import { type AdvisorySource, matchPackages } from "./match/matcher.js";
 import type { Finding, MatchWarning } from "./match/types.js";
 
@@ -113,6 +114,13 @@ async function findBaseImage(
   return { base: { reference, layers: baseDiffIds.length, from } };
 }
 
+/** Package types that come from the OS distribution and are matched against its advisories. */
+const osPackageTypes = new Set(["deb", "apk", "rpm"]);
+
+function distroName(distro: Distro): string {
+  return distro.prettyName ?? `${distro.id} ${distro.versionId ?? ""}`.trim();
+}
+
 /** image → fs → inventory: reads the image once and lists what is installed in it. */
 export async function inventoryImage(
   sourceText: string,
@@ -131,7 +139,11 @@ export async function inventoryImage(
   const image = await loadImage(source, processor, readOptions);
   const { base, warning: baseWarning } = await findBaseImage(image, options, readOptions, processor);
   const fs = ImageFilesystem.fromLayers(image.layers.map((layer) => layer.result));
-  const inventory = buildInventory(fs);
+  const built = buildInventory(fs);
+  // Whether the release is past its end of life depends on the day of the scan, not the image.
+  const inventory = built.distro?.endOfLife
+    ? { ...built, distro: { ...built.distro, eol: isEndOfLife(built.distro, new Date()) } }
+    : built;
   const warnings: ScanWarning[] = [
     ...(image.warnings ?? []),
     ...(baseWarning ? [baseWarning] : []),
@@ -146,12 +158,17 @@ export async function inventoryImage(
       subject: "image",
       problem: "no OS release found (etc/os-release); OS packages are not matched",
     });
-  else if (!inventory.distro.osvEcosystem && inventory.packages.some((p) => p.type === "deb")) {
+  else if (!inventory.distro.osvEcosystem && inventory.packages.some((p) => osPackageTypes.has(p.type))) {
     warnings.push({
       subject: inventory.distro.source,
       problem: `no advisory ecosystem known for ${inventory.distro.id} ${inventory.distro.versionId ?? "(no VERSION_ID)"}; OS packages are not matched`,
     });
   }
+  if (inventory.distro?.eol)
+    warnings.push({
+      subject: inventory.distro.source,
+      problem: `${distroName(inventory.distro)} reached end of life on ${inventory.distro.endOfLife}; it gets no security fixes`,
+    });
   const layers = image.layers.map(({ result: _result, ...layer }) => layer);
   return { image: { ...image, layers }, inventory, warnings, ...(base ? { baseImage: base } : {}) };
 }

@@ -110,6 +110,9 @@ describe("layerwatch scan, end to end", () => {
       versionId: "12",
       prettyName: "Debian GNU/Linux 12 (bookworm)",
       ecosystem: "Debian:12",
+      // Debian 12's LTS ends on 2028-06-30.
+      endOfLife: "2028-06-30",
+      eol: new Date().toISOString().slice(0, 10) > "2028-06-30",
     });
     expect(findingRows(report as JsonReport)).toEqual(expectedFindings);
   });

@@ -1,11 +1,6 @@
 import type { ImageFile } from "../fs/types.js";
 import { extractors } from "./extractors/index.js";
-import {
-  debianVersionPath,
-  distroFromDebianVersion,
-  distroFromOsRelease,
-  osReleasePaths,
-} from "./os-release.js";
+import { detectRelease, distroPaths } from "./os-release.js";
 import type { Distro, ExtractedPackage, Extractor, Inventory, InventoryWarning, Package } from "./types.js";
 
 /** The view of the image filesystem the inventory needs. */
@@ -15,28 +10,38 @@ export interface FilesystemView {
   versions(path: string): ImageFile[];
 }
 
-const osPaths = new Set([...osReleasePaths, debianVersionPath]);
+const osPaths = new Set(distroPaths);
 
 /** Whether any part of the inventory needs this path's contents: layers keep only these. */
 export function inventoryWants(path: string): boolean {
-  return osPaths.has(path) || extractors.some((extractor) => extractor.wants(path));
+  return (
+    osPaths.has(path) ||
+    extractors.some((extractor) => extractor.wants(path) || extractor.needs?.(path) === true)
+  );
 }
 
 /** Version of the inventory's output for the same input, for caches keyed by layer. */
-export const inventoryVersion = extractors.map((e) => `${e.name}@${e.version}`).join(",");
+// The release files the OS detection reads are part of it too: a new one must invalidate cached
+// layers, which kept only the files wanted when they were read.
+export const inventoryVersion = [
+  ...extractors.map((e) => `${e.name}@${e.version}`),
+  `os:${[...osPaths].sort().join(":")}`,
+].join(",");
 
 export function detectDistro(fs: FilesystemView): Distro | undefined {
-  for (const path of osReleasePaths) {
-    const file = fs.file(path);
-    if (file?.content) {
-      const distro = distroFromOsRelease(file.content.toString("utf8"), path);
-      if (distro) return distro;
-    }
-  }
-  const debianVersion = fs.file(debianVersionPath);
-  if (debianVersion?.content)
-    return distroFromDebianVersion(debianVersion.content.toString("utf8"), debianVersionPath);
-  return undefined;
+  const distro = detectRelease((path) => fs.file(path)?.content?.toString("utf8"));
+  return distro && isDistroless(fs) ? { ...distro, distroless: true } : distro;
+}
+
+/**
+ * Distroless images keep one dpkg stanza per package in status.d and ship no shell. The
+ * directory often has no tar entry of its own, so its files are looked for too.
+ */
+function isDistroless(fs: FilesystemView): boolean {
+  if (fs.file("bin/sh")) return false;
+  if (fs.file("var/lib/dpkg/status.d")?.type === "directory") return true;
+  for (const file of fs.files()) if (file.path.startsWith("var/lib/dpkg/status.d/")) return true;
+  return false;
 }
 
 function packageKey(pkg: ExtractedPackage): string {

@@ -9,6 +9,12 @@ export interface Distro {
   prettyName?: string;
   /** The OSV ecosystem string this release's advisories use ("Debian:12"), when known. */
   osvEcosystem?: string;
+  /** The date (YYYY-MM-DD) the vendor's security support for this release ends, when known. */
+  endOfLife?: string;
+  /** Whether that date had passed when the image was scanned (set by the scan, not the inventory). */
+  eol?: boolean;
+  /** A distroless image: dpkg's status.d database and no shell (bin/sh). */
+  distroless?: boolean;
   /** The file the facts came from. */
   source: string;
 }
@@ -66,8 +72,8 @@ export interface ExtractContext {
   warn(problem: string): void;
   /**
    * Another file of the image as it stands in the final filesystem (symlinks followed), when
-   * some extractor wants its path: a database split over several files (dpkg's info/*.list)
-   * reads the rest through this.
+   * some extractor wants or needs its path: a database split over several files (dpkg's
+   * info/*.list) reads the rest through this.
    */
   readFile(path: string): Buffer | undefined;
 }
@@ -80,6 +86,12 @@ export interface Extractor {
   readonly name: string;
   /** Bumped when the output for the same input changes (cached layer results carry it). */
   readonly version: number;
+  /** The package databases: each is kept and handed to extract(). */
   wants(path: string): boolean;
+  /**
+   * Companion files that extract() reads through `context.readFile` but that hold no packages of
+   * their own (dpkg's info/*.list): layers keep their contents, extract() is never called on them.
+   */
+  needs?(path: string): boolean;
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[];
 }

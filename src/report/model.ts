@@ -61,7 +61,16 @@ export interface JsonReport {
     baseImage?: { reference: string; layers: number; from: "option" | "label" };
     layers: ReportLayer[];
   };
-  os: { id: string; versionId?: string; prettyName?: string; ecosystem?: string } | null;
+  os: {
+    id: string;
+    versionId?: string;
+    prettyName?: string;
+    ecosystem?: string;
+    /** The date the release's vendor support ends (YYYY-MM-DD), when known. */
+    endOfLife?: string;
+    /** Whether that date had passed at scan time. */
+    eol?: boolean;
+  } | null;
   packages: ReportPackage[];
   findings: ReportFinding[];
   summary: { packages: number; findings: number; bySeverity: Record<SeverityLevel, number> };
@@ -133,6 +142,8 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
           ...(distro.versionId ? { versionId: distro.versionId } : {}),
           ...(distro.prettyName ? { prettyName: distro.prettyName } : {}),
           ...(distro.osvEcosystem ? { ecosystem: distro.osvEcosystem } : {}),
+          ...(distro.endOfLife ? { endOfLife: distro.endOfLife } : {}),
+          ...(distro.eol !== undefined ? { eol: distro.eol } : {}),
         }
       : null,
     packages: packages.map((pkg) => reportPackage(pkg, layerAt(pkg.layer))),

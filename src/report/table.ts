@@ -23,6 +23,8 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
   lines.push(
     `${report.image.source} (${os}, ${report.summary.packages} packages, ${report.image.layers.length} layers)`,
   );
+  if (report.os?.eol)
+    lines.push(`WARNING: ${os} reached end of life on ${report.os.endOfLife}; it gets no security fixes`);
   const counts = (["critical", "high", "medium", "low", "unknown"] as const)
     .map((level) => `${level}: ${report.summary.bySeverity[level]}`)
     .join(", ");

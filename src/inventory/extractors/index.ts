@@ -1,6 +1,15 @@
 import type { Extractor } from "../types.js";
+import { apkExtractor } from "./apk.js";
+import { chiselExtractor } from "./chisel.js";
 import { dpkgExtractor } from "./dpkg.js";
 import { npmInstalledExtractor } from "./npm.js";
+import { rpmExtractor } from "./rpm.js";
 
 /** Every package format layerwatch reads. A new format is a new file and a line here. */
-export const extractors: readonly Extractor[] = [dpkgExtractor, npmInstalledExtractor];
+export const extractors: readonly Extractor[] = [
+  dpkgExtractor,
+  apkExtractor,
+  chiselExtractor,
+  rpmExtractor,
+  npmInstalledExtractor,
+];

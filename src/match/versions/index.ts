@@ -1,5 +1,7 @@
 import { ecosystemBase } from "../../vulndb/ecosystem.js";
+import { apkScheme } from "./apk.js";
 import { dpkgScheme } from "./dpkg.js";
+import { rpmScheme } from "./rpm.js";
 import { npmScheme } from "./semver.js";
 import type { VersionScheme } from "./types.js";
 
@@ -8,6 +10,18 @@ const schemes: Record<string, VersionScheme> = {
   Debian: dpkgScheme,
   Ubuntu: dpkgScheme,
   npm: npmScheme,
+  Alpine: apkScheme,
+  Wolfi: apkScheme,
+  Chainguard: apkScheme,
+  AlmaLinux: rpmScheme,
+  "Rocky Linux": rpmScheme,
+  "Red Hat": rpmScheme,
+  openSUSE: rpmScheme,
+  SUSE: rpmScheme,
+  Mageia: rpmScheme,
+  "Photon OS": rpmScheme,
+  "Azure Linux": rpmScheme,
+  openEuler: rpmScheme,
 };
 
 export function versionSchemeFor(ecosystem: string): VersionScheme | undefined {
