@@ -13,6 +13,7 @@ import {
   writeOciLayout,
 } from "./helpers/image-builder.js";
 import { writeZip } from "./helpers/osv-zip.js";
+import { expectOneErrorLine } from "./helpers/report.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
 const lodashRecord = join(import.meta.dirname, "../fixtures/osv/npm/GHSA-35jh-r3h4-6jhm.json");
@@ -20,16 +21,6 @@ const lodashRecord = join(import.meta.dirname, "../fixtures/osv/npm/GHSA-35jh-r3
 let work: string;
 let db: string;
 let image: BuiltImage;
-
-/** A bad input gives one error line naming it, exit code 2, and no stack trace. */
-function expectOneErrorLine(run: { code: number; stderr: string; stdout: string }, pattern: RegExp) {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe("");
-  const lines = run.stderr.trimEnd().split("\n");
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-}
 
 async function layoutCopy(name: string): Promise<string> {
   const dir = join(work, name);

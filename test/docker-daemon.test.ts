@@ -15,6 +15,7 @@ import {
 } from "./helpers/dockerd.js";
 import { type BuiltImage, imageFromFixture, writeDockerArchive } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
+import { findingRows } from "./helpers/report.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
 const fixtureOsv = join(import.meta.dirname, "../fixtures/osv");
@@ -25,17 +26,6 @@ let db: string;
 let archive: string;
 let image: BuiltImage;
 let reference: JsonReport;
-
-function findingRows(report: JsonReport) {
-  return report.findings.map((f) => ({
-    id: f.id,
-    pkg: f.package.name,
-    installed: f.installedVersion,
-    fixed: f.fixedVersion,
-    level: f.severity.level,
-    layer: f.layer.index,
-  }));
-}
 
 async function scanJson(source: string, env: NodeJS.ProcessEnv) {
   // The layer cache goes to the test's directory, not the user's.

@@ -19,6 +19,7 @@ import type { JsonReport } from "../src/report/model.js";
 import { cli } from "./helpers/cli.js";
 import { imageFromFixture, writeDockerArchive } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
+import { expectOneErrorLine } from "./helpers/report.js";
 import { applyLayerDirectory } from "./helpers/unpack.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
@@ -32,15 +33,6 @@ let reference: JsonReport;
 async function scanJson(source: string, extra: string[] = []) {
   const run = await cli(["--db", db, "scan", source, "--format", "json", ...extra]);
   return { ...run, report: run.stdout ? (JSON.parse(run.stdout) as JsonReport) : undefined };
-}
-
-function expectOneErrorLine(run: { code: number; stderr: string; stdout: string }, pattern: RegExp) {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe("");
-  const lines = run.stderr.trimEnd().split("\n");
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
 /** What identifies a package, whichever layer it came from. */

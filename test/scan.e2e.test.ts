@@ -15,6 +15,7 @@ import {
   writeOciLayout,
 } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
+import { findingRows } from "./helpers/report.js";
 import { compileSchema } from "./helpers/schema.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
@@ -56,17 +57,6 @@ const expectedFindings = [
     layer: 2,
   },
 ];
-
-function findingRows(report: JsonReport) {
-  return report.findings.map((f) => ({
-    id: f.id,
-    pkg: f.package.name,
-    installed: f.installedVersion,
-    fixed: f.fixedVersion,
-    level: f.severity.level,
-    layer: f.layer.index,
-  }));
-}
 
 async function scanJson(source: string, extra: string[] = []) {
   const run = await cli(["--db", db, "scan", source, "--format", "json", ...extra]);

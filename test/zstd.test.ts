@@ -18,6 +18,7 @@ import type { JsonReport } from "../src/report/model.js";
 import { cli } from "./helpers/cli.js";
 import { type BuiltImage, imageFromFixture, sha256, writeOciLayout } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
+import { expectOneErrorLine, findingRows } from "./helpers/report.js";
 
 const root = join(import.meta.dirname, "..");
 const fixtureImage = join(root, "fixtures/images/debian-app");
@@ -120,17 +121,6 @@ function layerBlobPath(dir: string, blob: Buffer): string {
   return join(dir, "blobs/sha256", sha256(blob).slice("sha256:".length));
 }
 
-function findingRows(report: JsonReport) {
-  return report.findings.map((f) => ({
-    id: f.id,
-    pkg: f.package.name,
-    installed: f.installedVersion,
-    fixed: f.fixedVersion,
-    level: f.severity.level,
-    layer: f.layer.index,
-  }));
-}
-
 /** The gzip layout's report with what differs between compressions (the blob digests) left open. */
 function expectSameScan(report: JsonReport | undefined, what: string): void {
   expect(report, what).toBeDefined();
@@ -147,14 +137,6 @@ function expectSameScan(report: JsonReport | undefined, what: string): void {
 async function scanJson(source: string) {
   const run = await cli(["--db", db, "scan", source, "--format", "json"]);
   return { ...run, report: run.stdout ? (JSON.parse(run.stdout) as JsonReport) : undefined };
-}
-
-function expectOneErrorLine(run: { code: number | null; stderr: string; stdout: string }, pattern: RegExp) {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe("");
-  const lines = run.stderr.trimEnd().split("\n");
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
 }
 
 beforeAll(async () => {

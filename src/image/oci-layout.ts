@@ -5,6 +5,7 @@ import { describeError, InputError } from "../errors.js";
 import { parseJson } from "./json-blob.js";
 import { decodeLayerBlob } from "./layer-stream.js";
 import { parseImageConfig, selectManifest, shortDigest, verifyLayer } from "./manifest.js";
+import { assertSourcePath } from "./source-path.js";
 import { checkLayerCount } from "./tar-archive.js";
 import type { ImageReadOptions, ImageSourceRef, LayerInfo, LayerProcessor, LoadedImage } from "./types.js";
 
@@ -25,12 +26,7 @@ export async function loadOciLayout<T>(
   processLayer: LayerProcessor<T>,
   options: ImageReadOptions,
 ): Promise<LoadedImage<T>> {
-  try {
-    if (!(await stat(source.path)).isDirectory()) throw new InputError(`${source.text}: not a directory`);
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${source.text}: ${describeError(error)}`);
-  }
+  await assertSourcePath(source, "directory");
   const readJsonFile = async (path: string, what: string): Promise<unknown> => {
     let bytes: Buffer;
     try {

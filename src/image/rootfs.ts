@@ -8,13 +8,14 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { lstat, stat } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
 import { type Header, type Pack, pack as tarPack } from "tar-stream";
 import { describeError, InputError } from "../errors.js";
 import { decodeLayerBlob } from "./layer-stream.js";
+import { assertSourcePath } from "./source-path.js";
 import type { ImageConfig, ImageReadOptions, ImageSourceRef, LayerProcessor, LoadedImage } from "./types.js";
 
 /** Node's `process.arch` names and the OCI (GOARCH) names image configs use. */
@@ -194,12 +195,7 @@ export async function loadRootfs<T>(
   processLayer: LayerProcessor<T>,
   options: ImageReadOptions,
 ): Promise<LoadedImage<T>> {
-  try {
-    if (!(await stat(source.path)).isDirectory()) throw new InputError(`${source.text}: not a directory`);
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${source.text}: ${describeError(error)}`);
-  }
+  await assertSourcePath(source, "directory");
   if (source.reference !== undefined) {
     throw new InputError(`${source.text}: a rootfs has no tags; use rootfs:DIR`);
   }

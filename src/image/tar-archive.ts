@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
 import { extract } from "tar-stream";
@@ -9,6 +8,7 @@ import { parseJson } from "./json-blob.js";
 import { decodeLayerBlob } from "./layer-stream.js";
 import { parseImageConfig, selectManifest, shortDigest, verifyLayer } from "./manifest.js";
 import { peekBytes } from "./peek.js";
+import { assertSourcePath } from "./source-path.js";
 import type {
   ImageConfig,
   ImageReadOptions,
@@ -56,13 +56,7 @@ export async function loadTarArchive<T>(
   processLayer: LayerProcessor<T>,
   options: ImageReadOptions,
 ): Promise<LoadedImage<T>> {
-  try {
-    const info = await stat(source.path);
-    if (!info.isFile()) throw new InputError(`${source.text}: not a file`);
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${source.text}: ${describeError(error)}`);
-  }
+  await assertSourcePath(source, "file");
   return loadTarStream(source, createReadStream(source.path), processLayer, options);
 }
 
