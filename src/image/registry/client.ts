@@ -414,7 +414,11 @@ export class RegistryClient {
     return response.body;
   }
 
+  /**
+   * Ends every connection. destroy, not close: after a failed layer, another layer's download may
+   * still be under way, and close would wait for it to finish.
+   */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.dispatcher.destroy();
   }
 }

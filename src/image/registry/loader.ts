@@ -178,8 +178,9 @@ export async function loadRegistryImage<T>(
         return;
       }
       for (let attempt = 0; ; attempt++) {
+        let blob: Readable | undefined;
         try {
-          const blob = await client.openBlob(repository, descriptor.digest);
+          blob = await client.openBlob(repository, descriptor.digest);
           const decoded = await decodeLayerBlob(blob, { label, maxLayerBytes: options.maxLayerBytes });
           const result = await processLayer(decoded.tar, { label });
           const info = verifyLayer(config, index, await decoded.facts, {
@@ -191,6 +192,8 @@ export async function loadRegistryImage<T>(
           results[index] = { ...info, result };
           return;
         } catch (error) {
+          // Whatever failed, the rest of this download is not wanted: free its connection.
+          blob?.destroy();
           // A connection lost mid-layer: read the whole layer again, from the start.
           if (!isTransient(error) || attempt >= retries) {
             if (error instanceof InputError) throw error;
