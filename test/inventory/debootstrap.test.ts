@@ -83,14 +83,22 @@ async function expectDpkgEquality(image: DebianImage): Promise<JsonReport> {
 }
 
 describe.skipIf(skipReason !== undefined)("debootstrapped bookworm: layerwatch equals dpkg-query", () => {
+  let minbase: DebianImage;
+  let withTls: DebianImage;
+  // Built in a hook: a cold debootstrap takes longer than a test may (hookTimeout is 300 s).
+  beforeAll(async () => {
+    minbase = await buildDebianImage();
+    withTls = await buildDebianImage({ include: ["openssl", "curl", "ca-certificates"] });
+  });
+
   it("lists the minbase image's packages exactly, all from layer 0", async () => {
-    const image = await buildDebianImage();
+    const image = minbase;
     const report = await expectDpkgEquality(image);
     expect(report.os?.ecosystem).toBe("Debian:12");
   });
 
   it("lists the image with openssl, curl and ca-certificates exactly, with their files", async () => {
-    const image = await buildDebianImage({ include: ["openssl", "curl", "ca-certificates"] });
+    const image = withTls;
     const report = await expectDpkgEquality(image);
     const names = report.packages.map((p) => p.name);
     expect(names).toEqual(expect.arrayContaining(["openssl", "curl", "ca-certificates", "libssl3"]));
