@@ -231,7 +231,9 @@ describe.skipIf(missing !== undefined)("registry faults", () => {
     expect(run.code).toBe(2);
     // Where the flipped byte lands decides which check sees it first: the gzip decoder, the tar
     // reader, or the digest at the end. Each names the layer in one line.
-    expect(run.stderr).toMatch(/layer 0 \([0-9a-f]{12}\): (digest mismatch|corrupt gzip stream|corrupt layer tar)/);
+    expect(run.stderr).toMatch(
+      /layer 0 \([0-9a-f]{12}\): (digest mismatch|corrupt gzip stream|corrupt layer tar)/,
+    );
     expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 
