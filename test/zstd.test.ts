@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform, type TransformCallback } from "node:stream";
@@ -85,36 +85,7 @@ function multiFrame(tar: Buffer): Buffer {
 
 /** An OCI layout of `image` whose layer blobs are `blobs` (one per layer, as compressed). */
 async function writeZstdLayout(dir: string, blobs: Buffer[]): Promise<void> {
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: image.configDigest,
-        size: image.config.length,
-      },
-      layers: blobs.map((blob) => ({ mediaType: ZSTD_LAYER, digest: sha256(blob), size: blob.length })),
-    }),
-  );
-  const index = {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [
-      {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: sha256(manifest),
-        size: manifest.length,
-        annotations: { "org.opencontainers.image.ref.name": "latest" },
-      },
-    ],
-  };
-  await mkdir(join(dir, "blobs/sha256"), { recursive: true });
-  await writeFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-  await writeFile(join(dir, "index.json"), JSON.stringify(index));
-  for (const blob of [image.config, manifest, ...blobs]) {
-    await writeFile(join(dir, "blobs/sha256", sha256(blob).slice("sha256:".length)), blob);
-  }
+  await writeOciLayout(image, dir, { refName: "latest", layerBlobs: { blobs, mediaType: ZSTD_LAYER } });
 }
 
 function layerBlobPath(dir: string, blob: Buffer): string {

@@ -225,16 +225,22 @@ function indexOf(manifest: Buffer, refName: string): Buffer {
 }
 
 /** The files of an OCI image layout, with gzip-compressed layers. */
-export function ociLayoutFiles(
-  image: BuiltImage,
-  options: { refName?: string; gzip?: boolean } = {},
-): LayerFile[] {
+export interface OciLayoutOptions {
+  refName?: string;
+  /** gzip the layers (default), or store them as plain tar. */
+  gzip?: boolean;
+  /** Layer blobs compressed some other way (zstd), one per layer, with their media type. */
+  layerBlobs?: { blobs: Buffer[]; mediaType: string };
+}
+
+export function ociLayoutFiles(image: BuiltImage, options: OciLayoutOptions = {}): LayerFile[] {
   const gzip = options.gzip ?? true;
-  const blobs = image.layerTars.map((tar) => (gzip ? gzipSync(tar) : tar));
+  const blobs = options.layerBlobs?.blobs ?? image.layerTars.map((tar) => (gzip ? gzipSync(tar) : tar));
   const manifest = ociManifestOf(
     image,
     blobs,
-    gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar",
+    options.layerBlobs?.mediaType ??
+      (gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar"),
   );
   const files: LayerFile[] = [
     { path: "oci-layout", type: "file", content: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
@@ -251,7 +257,7 @@ export function ociLayoutFiles(
 export async function writeOciLayout(
   image: BuiltImage,
   dir: string,
-  options: { refName?: string; gzip?: boolean } = {},
+  options: OciLayoutOptions = {},
 ): Promise<void> {
   for (const file of ociLayoutFiles(image, options)) {
     const target = join(dir, file.path);

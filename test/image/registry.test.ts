@@ -368,9 +368,7 @@ describe.skipIf(missing !== undefined)("foreign layers", () => {
   it("lists a foreign layer without fetching it, and says so", async () => {
     registry = await startRegistry({ allowForeignLayerUrls: true });
     const { gzipSync } = await import("node:zlib");
-    const { createHash } = await import("node:crypto");
-    const digestOf = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-    const { filesFromDirectory, tarOf } = await import("../helpers/image-builder.js");
+    const { filesFromDirectory, sha256: digestOf, tarOf } = await import("../helpers/image-builder.js");
     const base = await tarOf(
       await filesFromDirectory(join(import.meta.dirname, "../../fixtures/images/debian-app/0-base")),
     );
