@@ -1,5 +1,7 @@
 import type { ImageFile } from "../fs/types.js";
 import { extractors } from "./extractors/index.js";
+import { npmInstalledExtractor } from "./extractors/npm.js";
+import { npmLockfileExtractor } from "./extractors/npm-lockfile.js";
 import { detectRelease, distroPaths } from "./os-release.js";
 import type { Distro, ExtractedPackage, Extractor, Inventory, InventoryWarning, Package } from "./types.js";
 
@@ -91,6 +93,32 @@ function extractWithAttribution(
   }));
 }
 
+/**
+ * An app with both node_modules and a lockfile would list each package twice. A lockfile package
+ * whose name and version are installed under the same app folder (the lockfile's folder) is
+ * dropped in favour of the installed manifest, which keeps the lockfile's development flag.
+ */
+function preferInstalledNpm(packages: Package[]): Package[] {
+  const installed = new Map<string, Package[]>();
+  for (const pkg of packages) {
+    if (pkg.foundBy !== npmInstalledExtractor.name) continue;
+    const cut = pkg.location.indexOf("node_modules/");
+    const key = `${pkg.location.slice(0, Math.max(cut - 1, 0))}\u0000${pkg.name}\u0000${pkg.version}`;
+    installed.set(key, [...(installed.get(key) ?? []), pkg]);
+  }
+  if (installed.size === 0) return packages;
+  return packages.filter((pkg) => {
+    if (pkg.foundBy !== npmLockfileExtractor.name) return true;
+    const slash = pkg.location.lastIndexOf("/");
+    const same = installed.get(
+      `${slash < 0 ? "" : pkg.location.slice(0, slash)}\u0000${pkg.name}\u0000${pkg.version}`,
+    );
+    if (!same) return true;
+    if (pkg.dev) for (const copy of same) copy.dev = true;
+    return false;
+  });
+}
+
 export function buildInventory(fs: FilesystemView): Inventory {
   const warnings: InventoryWarning[] = [];
   const distro = detectDistro(fs);
@@ -108,9 +136,10 @@ export function buildInventory(fs: FilesystemView): Inventory {
       packages.push(...extractWithAttribution(extractor, versions, distro, warnings, readFile));
     }
   }
-  packages.sort(
+  const kept = preferInstalledNpm(packages);
+  kept.sort(
     (a, b) =>
       a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.location.localeCompare(b.location),
   );
-  return { ...(distro ? { distro } : {}), packages, warnings };
+  return { ...(distro ? { distro } : {}), packages: kept, warnings };
 }

@@ -42,6 +42,8 @@ export interface ExtractedPackage {
   vendor?: string;
   /** rpm: the module stream a package was built for (RHEL 8+ AppStream), e.g. "nodejs:18:...". */
   modularityLabel?: string;
+  /** npm: a development dependency only, where a lockfile says so (package-lock, pnpm). */
+  dev?: boolean;
 }
 
 export interface Package extends ExtractedPackage {

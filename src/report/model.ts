@@ -30,6 +30,7 @@ export interface ReportPackage {
   license?: string;
   vendor?: string;
   modularityLabel?: string;
+  dev?: boolean;
   location: string;
   layer: ReportLayer;
 }
@@ -93,6 +94,7 @@ function reportPackage(pkg: Package, layer: ReportLayer): ReportPackage {
     ...(pkg.license ? { license: pkg.license } : {}),
     ...(pkg.vendor ? { vendor: pkg.vendor } : {}),
     ...(pkg.modularityLabel ? { modularityLabel: pkg.modularityLabel } : {}),
+    ...(pkg.dev ? { dev: true } : {}),
     location: pkg.location,
     layer,
   };

@@ -3,6 +3,7 @@ import { apkExtractor } from "./apk.js";
 import { chiselExtractor } from "./chisel.js";
 import { dpkgExtractor } from "./dpkg.js";
 import { npmInstalledExtractor } from "./npm.js";
+import { npmLockfileExtractor } from "./npm-lockfile.js";
 import { rpmExtractor } from "./rpm.js";
 
 /** Every package format layerwatch reads. A new format is a new file and a line here. */
@@ -12,4 +13,5 @@ export const extractors: readonly Extractor[] = [
   chiselExtractor,
   rpmExtractor,
   npmInstalledExtractor,
+  npmLockfileExtractor,
 ];

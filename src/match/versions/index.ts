@@ -1,6 +1,7 @@
 import { ecosystemBase } from "../../vulndb/ecosystem.js";
 import { apkScheme } from "./apk.js";
 import { dpkgScheme } from "./dpkg.js";
+import { mavenScheme } from "./maven.js";
 import { rpmScheme } from "./rpm.js";
 import { npmScheme } from "./semver.js";
 import type { VersionScheme } from "./types.js";
@@ -10,6 +11,7 @@ const schemes: Record<string, VersionScheme> = {
   Debian: dpkgScheme,
   Ubuntu: dpkgScheme,
   npm: npmScheme,
+  Maven: mavenScheme,
   Alpine: apkScheme,
   Wolfi: apkScheme,
   Chainguard: apkScheme,
