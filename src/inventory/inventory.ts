@@ -87,7 +87,7 @@ function extractWithAttribution(
   const location = versions[last]?.path ?? "";
   return current.map((pkg) => ({
     ...pkg,
-    location,
+    location: pkg.location ?? location,
     layer: introducedIn.get(packageKey(pkg)) ?? versions[last]?.layer ?? 0,
     foundBy: extractor.name,
   }));
@@ -119,6 +119,28 @@ function preferInstalledNpm(packages: Package[]): Package[] {
   });
 }
 
+/** The purl types of OS package databases, whose packages list the files they installed. */
+const osPackageTypes = new Set(["deb", "apk", "rpm"]);
+
+/**
+ * A language package whose metadata file an OS package installed (Debian's python3-urllib3 owns
+ * usr/lib/python3/dist-packages/urllib3-1.26.12.dist-info/METADATA) is the distro's build: its
+ * fixes are the distro's, so it is matched through the OS package only. It gets `osOwned` (the
+ * owning package's purl) and loses its ecosystem, which keeps the matcher off it.
+ */
+function markOsOwned(packages: Package[]): void {
+  const owners = new Map<string, string>();
+  for (const pkg of packages)
+    if (osPackageTypes.has(pkg.type)) for (const file of pkg.files ?? []) owners.set(file, pkg.purl);
+  if (owners.size === 0) return;
+  for (const pkg of packages) {
+    const owner = osPackageTypes.has(pkg.type) ? undefined : owners.get(pkg.location);
+    if (!owner) continue;
+    pkg.osOwned = owner;
+    delete pkg.ecosystem;
+  }
+}
+
 export function buildInventory(fs: FilesystemView): Inventory {
   const warnings: InventoryWarning[] = [];
   const distro = detectDistro(fs);
@@ -137,6 +159,7 @@ export function buildInventory(fs: FilesystemView): Inventory {
     }
   }
   const kept = preferInstalledNpm(packages);
+  markOsOwned(kept);
   kept.sort(
     (a, b) =>
       a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.location.localeCompare(b.location),

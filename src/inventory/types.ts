@@ -42,8 +42,15 @@ export interface ExtractedPackage {
   vendor?: string;
   /** rpm: the module stream a package was built for (RHEL 8+ AppStream), e.g. "nodejs:18:...". */
   modularityLabel?: string;
-  /** npm: a development dependency only, where a lockfile says so (package-lock, pnpm). */
+  /** A development dependency only, where a lockfile says so (npm: package-lock, pnpm; Python: Pipfile.lock, poetry.lock). */
   dev?: boolean;
+  /** Java: the SHA-1 of the archive (jar, war, ...) the package was read from. */
+  sha1?: string;
+  /**
+   * Where the package was found, when that is not the file itself: an archive nested in the file
+   * (`app.jar!BOOT-INF/lib/log4j-core-2.14.1.jar`). The inventory records the file's path otherwise.
+   */
+  location?: string;
 }
 
 export interface Package extends ExtractedPackage {
@@ -53,6 +60,11 @@ export interface Package extends ExtractedPackage {
   layer: number;
   /** The extractor that found it. */
   foundBy: string;
+  /**
+   * A language package whose metadata file an OS package installed: that package's purl. Such a
+   * package has no `ecosystem`, so it is matched only as the OS package (inventory.ts).
+   */
+  osOwned?: string;
 }
 
 export interface InventoryWarning {

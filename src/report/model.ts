@@ -31,6 +31,9 @@ export interface ReportPackage {
   vendor?: string;
   modularityLabel?: string;
   dev?: boolean;
+  sha1?: string;
+  /** A language package an OS package installed: the owning package's purl. */
+  osOwned?: string;
   location: string;
   layer: ReportLayer;
 }
@@ -95,6 +98,8 @@ function reportPackage(pkg: Package, layer: ReportLayer): ReportPackage {
     ...(pkg.vendor ? { vendor: pkg.vendor } : {}),
     ...(pkg.modularityLabel ? { modularityLabel: pkg.modularityLabel } : {}),
     ...(pkg.dev ? { dev: true } : {}),
+    ...(pkg.sha1 ? { sha1: pkg.sha1 } : {}),
+    ...(pkg.osOwned ? { osOwned: pkg.osOwned } : {}),
     location: pkg.location,
     layer,
   };

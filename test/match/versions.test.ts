@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compareDpkgVersions, parseDpkgVersion } from "../../src/match/versions/dpkg.js";
+import { pypiScheme } from "../../src/match/versions/pypi.js";
 import { npmScheme } from "../../src/match/versions/semver.js";
 import { parseVersionVectors, sharedData } from "../helpers/shared-data.js";
 
@@ -69,4 +70,34 @@ describe("npm version ordering", () => {
     const failures = valid.filter((v) => Math.sign(npmScheme.compare(v.a, v.b)) !== sign[v.op]);
     expect(failures.map((f) => `${f.line}: ${f.a} ${f.op} ${f.b}`)).toEqual([]);
   });
+});
+
+describe("PyPI version ordering", () => {
+  it("orders PEP 440 versions: dev < pre < release < post, epochs first, local after", () => {
+    expect(pypiScheme.compare("1.0.dev0", "1.0a0")).toBeLessThan(0);
+    expect(pypiScheme.compare("1.0rc1", "1.0")).toBeLessThan(0);
+    expect(pypiScheme.compare("1.0", "1.0.post1")).toBeLessThan(0);
+    expect(pypiScheme.compare("1!0.1", "2.0")).toBeGreaterThan(0);
+    expect(pypiScheme.compare("1.26.12", "1.26.17")).toBeLessThan(0);
+    expect(pypiScheme.compare("1.10", "1.9")).toBeGreaterThan(0);
+    expect(pypiScheme.compare("1.0", "1.0.0")).toBe(0);
+    // Unparsable versions sort before valid ones instead of throwing.
+    expect(pypiScheme.compare("not a version", "0.1")).toBeLessThan(0);
+    expect(pypiScheme.isValid("4.6.2.post1")).toBe(true);
+    expect(pypiScheme.isValid("not a version")).toBe(false);
+  });
+
+  for (const file of ["pypi-versions.txt", "pypi-versions-generated.txt"]) {
+    const path = sharedData(`versions/${file}`);
+    it.skipIf(!path)(`passes every line of osv-scalibr's ${file}`, () => {
+      const vectors = parseVersionVectors(readFileSync(path as string, "utf8"));
+      expect(vectors.length).toBeGreaterThan(30);
+      const failures = vectors.filter(
+        (v) =>
+          Math.sign(pypiScheme.compare(v.a, v.b)) !== sign[v.op] ||
+          Math.sign(pypiScheme.compare(v.b, v.a)) !== -sign[v.op],
+      );
+      expect(failures.map((f) => `${f.line}: ${f.a} ${f.op} ${f.b}`)).toEqual([]);
+    });
+  }
 });

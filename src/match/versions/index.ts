@@ -2,6 +2,7 @@ import { ecosystemBase } from "../../vulndb/ecosystem.js";
 import { apkScheme } from "./apk.js";
 import { dpkgScheme } from "./dpkg.js";
 import { mavenScheme } from "./maven.js";
+import { pypiScheme } from "./pypi.js";
 import { rpmScheme } from "./rpm.js";
 import { npmScheme } from "./semver.js";
 import type { VersionScheme } from "./types.js";
@@ -12,6 +13,7 @@ const schemes: Record<string, VersionScheme> = {
   Ubuntu: dpkgScheme,
   npm: npmScheme,
   Maven: mavenScheme,
+  PyPI: pypiScheme,
   Alpine: apkScheme,
   Wolfi: apkScheme,
   Chainguard: apkScheme,
