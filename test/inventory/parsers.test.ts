@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { dpkgExtractor, parseControlStanzas, parseSourceField } from "../../src/inventory/extractors/dpkg.js";
 import { npmInstalledExtractor } from "../../src/inventory/extractors/npm.js";
@@ -7,6 +9,7 @@ import {
   parseOsRelease,
 } from "../../src/inventory/os-release.js";
 import type { Distro } from "../../src/inventory/types.js";
+import { sharedData } from "../helpers/shared-data.js";
 
 const debian12: Distro = {
   id: "debian",
@@ -151,5 +154,32 @@ describe("npm node_modules", () => {
     expect(extract(npmInstalledExtractor, "node_modules/x/package.json", "{").warnings[0]).toMatch(
       /^not valid JSON/,
     );
+  });
+
+  it("records the declared license in its three historical forms", () => {
+    const licenseOf = (manifest: object) =>
+      extract(
+        npmInstalledExtractor,
+        "node_modules/x/package.json",
+        JSON.stringify({ name: "x", version: "1.0.0", ...manifest }),
+      ).packages[0]?.license;
+    expect(licenseOf({ license: "MIT" })).toBe("MIT");
+    expect(licenseOf({ license: "(MIT OR Apache-2.0)" })).toBe("(MIT OR Apache-2.0)");
+    expect(licenseOf({ license: { type: "ISC", url: "https://opensource.org/licenses/ISC" } })).toBe("ISC");
+    expect(licenseOf({ licenses: [{ type: "MIT" }, { type: "Apache 2.0" }] })).toBe("MIT OR (Apache 2.0)");
+    expect(licenseOf({ licenses: [{ type: "BSD" }] })).toBe("BSD");
+    expect(licenseOf({ license: "" })).toBeUndefined();
+    expect(licenseOf({})).toBeUndefined();
+  });
+
+  it("reads the licenses of trivy's real installed express tree", () => {
+    const root = sharedData("pkgdb/lang/npm/trivy/analyzer/happy/node_modules");
+    if (!root) return;
+    // Each of these manifests says "license": "MIT" (checked by reading them).
+    for (const name of ["express", "body-parser", "ms"]) {
+      const text = readFileSync(join(root, name, "package.json"), "utf8");
+      const [pkg] = extract(npmInstalledExtractor, `node_modules/${name}/package.json`, text).packages;
+      expect(pkg?.license, name).toBe("MIT");
+    }
   });
 });

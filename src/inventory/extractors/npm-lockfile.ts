@@ -1,8 +1,8 @@
 import { parseSyml } from "@yarnpkg/parsers";
-import { PackageURL } from "packageurl-js";
 import semver from "semver";
 import { parse as parseYaml } from "yaml";
 import type { ExtractContext, ExtractedPackage, Extractor } from "../types.js";
+import { npmPurl } from "./npm-purl.js";
 
 /**
  * npm, yarn and pnpm lockfiles: what an app declares it installs. A lockfile inside node_modules
@@ -185,20 +185,6 @@ function readPnpmLock(content: string, context: ExtractContext): Found[] {
 }
 
 // --- the extractor -----------------------------------------------------------------------------
-
-function npmPurl(name: string, version: string): string | undefined {
-  if (/\s/.test(name) || /\s/.test(version)) return undefined;
-  const slash = name.startsWith("@") ? name.indexOf("/") : -1;
-  try {
-    return (
-      slash > 0
-        ? new PackageURL("npm", name.slice(0, slash), name.slice(slash + 1), version, undefined)
-        : new PackageURL("npm", undefined, name, version, undefined)
-    ).toString();
-  } catch {
-    return undefined;
-  }
-}
 
 export const npmLockfileExtractor: Extractor = {
   name: "npm-lockfile",

@@ -1,5 +1,5 @@
-import { PackageURL } from "packageurl-js";
 import type { ExtractContext, ExtractedPackage, Extractor } from "../types.js";
+import { npmPurl } from "./npm-purl.js";
 
 /** node_modules/NAME/package.json and node_modules/@SCOPE/NAME/package.json, at any depth. */
 const INSTALLED_MANIFEST = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;
@@ -7,12 +7,36 @@ const INSTALLED_MANIFEST = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@][^/]*\/packa
 interface PackageManifest {
   name?: unknown;
   version?: unknown;
+  license?: unknown;
+  licenses?: unknown;
+}
+
+/**
+ * The declared license: `license` is an SPDX expression or, in old manifests, `{type, url}`; older
+ * still, `licenses: [{type}]` lists alternatives the user may choose from.
+ */
+function declaredLicense(manifest: PackageManifest): string | undefined {
+  const typeOf = (value: unknown): string | undefined => {
+    if (typeof value === "string") return value.trim() || undefined;
+    if (typeof value === "object" && value !== null && "type" in value)
+      return typeOf((value as { type: unknown }).type);
+    return undefined;
+  };
+  const single = typeOf(manifest.license);
+  if (single) return single;
+  if (!Array.isArray(manifest.licenses)) return undefined;
+  const listed = manifest.licenses.map(typeOf).filter((type): type is string => type !== undefined);
+  if (listed.length === 0) return undefined;
+  return listed.length === 1
+    ? listed[0]
+    : listed.map((type) => (/\s/.test(type) ? `(${type})` : type)).join(" OR ");
 }
 
 export const npmInstalledExtractor: Extractor = {
   name: "npm-installed",
   // 2: names and versions with whitespace, or that make no purl, are skipped with a warning.
-  version: 2,
+  // 3: the declared license.
+  version: 3,
   wants: (path) => INSTALLED_MANIFEST.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     let manifest: PackageManifest;
@@ -32,18 +56,7 @@ export const npmInstalledExtractor: Extractor = {
       context.warn("package.json without a name and version; skipped");
       return [];
     }
-    const slash = name.startsWith("@") ? name.indexOf("/") : -1;
-    let purl: PackageURL | undefined;
-    try {
-      // npm names and versions never hold whitespace, which packageurl-js would trim away.
-      if (!/\s/.test(name) && !/\s/.test(version))
-        purl =
-          slash > 0
-            ? new PackageURL("npm", name.slice(0, slash), name.slice(slash + 1), version, undefined)
-            : new PackageURL("npm", undefined, name, version, undefined);
-    } catch {
-      // packageurl-js refuses names such as "@scope/"; a bad manifest must not stop the scan.
-    }
+    const purl = npmPurl(name, version);
     if (!purl) {
       const shown = (value: string) => JSON.stringify(value.slice(0, 80));
       context.warn(
@@ -51,6 +64,7 @@ export const npmInstalledExtractor: Extractor = {
       );
       return [];
     }
-    return [{ name, version, type: "npm", purl: purl.toString(), ecosystem: "npm" }];
+    const license = declaredLicense(manifest);
+    return [{ name, version, type: "npm", purl, ecosystem: "npm", ...(license ? { license } : {}) }];
   },
 };
