@@ -246,6 +246,73 @@ describe("Python lockfiles and requirements", () => {
     ]);
   });
 
+  it("marks uv.lock packages reached only through dev-dependencies as dev", () => {
+    // pytest is a dev dependency; iniconfig comes only with it; packaging comes with pytest and
+    // with the runtime dependency build-tool, so it is needed at run time; rich is an extra.
+    const lock = [
+      "version = 1",
+      'requires-python = ">=3.12"',
+      "",
+      ...[
+        ["build-tool", "1.2.2", ['{ name = "packaging" }']],
+        ["iniconfig", "2.0.0", []],
+        ["packaging", "24.1", []],
+        ["pytest", "8.3.3", ['{ name = "iniconfig" }', '{ name = "packaging" }']],
+        ["rich", "13.9.2", []],
+      ].flatMap(([name, version, deps]) => [
+        "[[package]]",
+        `name = "${name}"`,
+        `version = "${version}"`,
+        'source = { registry = "https://pypi.org/simple" }',
+        `dependencies = [${(deps as string[]).join(", ")}]`,
+        "",
+      ]),
+      "[[package]]",
+      'name = "my-app"',
+      'version = "0.1.0"',
+      'source = { editable = "." }',
+      'dependencies = [{ name = "Build_Tool" }]',
+      "",
+      "[package.optional-dependencies]",
+      'fancy = [{ name = "rich" }]',
+      "",
+      "[package.dev-dependencies]",
+      'dev = [{ name = "pytest" }]',
+    ].join("\n");
+    const { packages, warnings } = run(uvLockExtractor, "uv.lock", lock);
+    expect(warnings).toEqual([]);
+    expect(packages.map((p) => [p.name, p.dev === true])).toEqual([
+      ["build-tool", false],
+      ["iniconfig", true],
+      ["packaging", false],
+      ["pytest", true],
+      ["rich", false],
+    ]);
+  });
+
+  it("marks Poetry 2 packages outside the main group as dev", () => {
+    const lock = [
+      ["black", "24.8.0", '["dev"]'],
+      ["click", "8.1.7", '["main", "dev"]'],
+      ["requests", "2.32.3", '["main"]'],
+    ]
+      .flatMap(([name, version, groups]) => [
+        "[[package]]",
+        `name = "${name}"`,
+        `version = "${version}"`,
+        `groups = ${groups}`,
+        "",
+      ])
+      .concat(["[metadata]", 'lock-version = "2.1"'])
+      .join("\n");
+    const { packages } = run(poetryLockExtractor, "poetry.lock", lock);
+    expect(packages.map((p) => [p.name, p.dev === true])).toEqual([
+      ["black", true],
+      ["click", false],
+      ["requests", false],
+    ]);
+  });
+
   it("reads Pipfile.lock's default and develop sections", () => {
     const lock = {
       _meta: { hash: { sha256: "00" }, "pipfile-spec": 6, requires: { python_version: "3.11" } },

@@ -126,27 +126,92 @@ function lockedPackages(
   return packages;
 }
 
+/**
+ * Poetry before 1.5 wrote `category = "dev"`; 1.5 to 1.8 say nothing of groups; Poetry 2 writes
+ * `groups = ["main", "dev"]`, where a package outside "main" is needed only for development.
+ */
+function isPoetryDev(table: Record<string, unknown>): boolean {
+  if (Array.isArray(table.groups) && table.groups.length > 0) return !table.groups.includes("main");
+  return table.category === "dev";
+}
+
 export const poetryLockExtractor: Extractor = {
   name: "python-poetry-lock",
-  version: 1,
+  // 2: Poetry 2's `groups`.
+  version: 2,
   wants: (path) => /(?:^|\/)poetry\.lock$/.test(path),
   extract(_path, content, context) {
     const document = tomlOf(content, context);
-    // Poetry before 1.2 wrote `category = "dev"`; later lockfiles no longer say which group.
-    return document ? lockedPackages(document, context, (table) => table.category === "dev") : [];
+    return document ? lockedPackages(document, context, isPoetryDev) : [];
   },
 };
 
+/** The names a uv.lock dependency list points at (`[{ name = "x", ... }]`). */
+function dependencyNames(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((entry) => (isRecord(entry) && typeof entry.name === "string" ? [entry.name] : []));
+}
+
+/** Every list in a table of lists (`[package.optional-dependencies]`, `[package.dev-dependencies]`). */
+function groupedDependencyNames(groups: unknown): string[] {
+  return isRecord(groups) ? Object.values(groups).flatMap(dependencyNames) : [];
+}
+
+/**
+ * uv.lock's development-only packages: those the projects reach only through their
+ * `dev-dependencies` groups. Runtime reach follows `dependencies` and `optional-dependencies`
+ * (an extra someone chose is installed for real); a package no project reaches is not called dev.
+ */
+function uvDevOnly(
+  document: Record<string, unknown>,
+  isProject: (table: Record<string, unknown>) => boolean,
+) {
+  const tables = (Array.isArray(document.package) ? document.package : []).filter(isRecord);
+  const byName = new Map<string, Record<string, unknown>>();
+  for (const table of tables)
+    if (typeof table.name === "string") byName.set(normalizePackageName("PyPI", table.name), table);
+  const reach = (start: string[]): Set<string> => {
+    const seen = new Set<string>();
+    const queue = start.map((name) => normalizePackageName("PyPI", name));
+    while (queue.length > 0) {
+      const name = queue.pop() as string;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const table = byName.get(name);
+      if (!table) continue;
+      for (const next of [
+        ...dependencyNames(table.dependencies),
+        ...groupedDependencyNames(table["optional-dependencies"]),
+      ])
+        queue.push(normalizePackageName("PyPI", next));
+    }
+    return seen;
+  };
+  const projects = tables.filter(isProject);
+  const runtime = reach(
+    projects.flatMap((table) => [
+      ...dependencyNames(table.dependencies),
+      ...groupedDependencyNames(table["optional-dependencies"]),
+    ]),
+  );
+  const development = reach(projects.flatMap((table) => groupedDependencyNames(table["dev-dependencies"])));
+  return (table: Record<string, unknown>) =>
+    typeof table.name === "string" &&
+    development.has(normalizePackageName("PyPI", table.name)) &&
+    !runtime.has(normalizePackageName("PyPI", table.name));
+}
+
 export const uvLockExtractor: Extractor = {
   name: "python-uv-lock",
-  version: 1,
+  // 2: development-only packages (reached only through the projects' dev-dependencies).
+  version: 2,
   wants: (path) => /(?:^|\/)uv\.lock$/.test(path),
   extract(_path, content, context) {
     const document = tomlOf(content, context);
     // The project itself (and workspace members) come from the source tree, not from an index.
     const isProject = (table: Record<string, unknown>) =>
       isRecord(table.source) && ("editable" in table.source || "virtual" in table.source);
-    return document ? lockedPackages(document, context, () => false, isProject) : [];
+    return document ? lockedPackages(document, context, uvDevOnly(document, isProject), isProject) : [];
   },
 };
 
