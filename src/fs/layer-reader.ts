@@ -3,16 +3,28 @@ import { Readable } from "node:stream";
 import { extract, type Header } from "tar-stream";
 import { describeError, InputError } from "../errors.js";
 import { SIZE_ONLY_PAX_KEY } from "../image/types.js";
-import type { EntryType, LayerContents, LayerEntry, ReadLayerOptions } from "./types.js";
+import type {
+  EntryType,
+  LayerContents,
+  LayerEntry,
+  LayerWarning,
+  ReadLayerOptions,
+  StreamCondenser,
+} from "./types.js";
 
 const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE_MARKER = ".wh..wh..opq";
+/** A part that is empty (leading, doubled or trailing "/"), "." or "..". */
+const NEEDS_NORMALIZING = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
 /**
  * Normalises a tar entry name to a root-relative path. Leading slashes are dropped (absolute
  * names are relative to the image root); a name whose `..` climbs above the root is refused.
  */
 export function normalizeEntryPath(name: string): string | undefined {
+  // Most names are already normal (no empty, "." or ".." part): returned as they are, which
+  // spares splitting and joining every name of a layer.
+  if (!NEEDS_NORMALIZING.test(name)) return name;
   const parts: string[] = [];
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue;
@@ -47,6 +59,42 @@ function sizeOf(header: Header): number {
   // tar-stream types pax records as {}; they are string to string.
   const recorded = (header.pax as Record<string, string> | undefined)?.[SIZE_ONLY_PAX_KEY];
   return recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : (header.size ?? 0);
+}
+
+/** Whether the entry was sent without its body (the rootfs source's size-only entries). */
+function isSizeOnly(header: Header): boolean {
+  return (header.pax as Record<string, string> | undefined)?.[SIZE_ONLY_PAX_KEY] !== undefined;
+}
+
+/**
+ * Streams an entry through a condenser and returns what it keeps. The rest of the entry is still
+ * read (the tar goes on after it), but no longer handed to the condenser once it wants no more.
+ */
+async function condense(
+  stream: AsyncIterable<unknown>,
+  condenser: StreamCondenser,
+  path: string,
+  warnings: LayerWarning[],
+): Promise<Buffer | undefined> {
+  let open = true;
+  // A condenser that throws is a bug, not bad input: the file is left out and said so.
+  let failure: unknown;
+  for await (const chunk of stream) {
+    if (!open) continue;
+    try {
+      open = condenser.write(chunk as Buffer);
+    } catch (error) {
+      failure = error;
+      open = false;
+    }
+  }
+  try {
+    if (failure === undefined) return condenser.end();
+  } catch (error) {
+    failure = error;
+  }
+  warnings.push({ path, problem: `cannot be condensed (${describeError(failure)}); not read` });
+  return undefined;
 }
 
 async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
@@ -134,6 +182,16 @@ export async function readLayer(
           entry.resume();
         } else {
           record.content = await readAll(entry);
+        }
+      } else if (type === "file" && options.condense && !isSizeOnly(header)) {
+        const condensing = options.condense(path, record.mode, record.size);
+        const kept = condensing
+          ? await condense(entry, condensing.condenser, path, contents.warnings)
+          : undefined;
+        if (!condensing) entry.resume();
+        else if (kept) {
+          record.content = kept;
+          record.condensedBy = condensing.by;
         }
       } else {
         entry.resume();

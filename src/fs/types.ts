@@ -14,6 +14,11 @@ export interface LayerEntry {
   /** Symlink target as written, or hardlink target as a root-relative path. */
   linkTarget?: string;
   content?: Buffer;
+  /**
+   * Set when `content` is not the file's bytes but what the named condenser kept of them while
+   * the file streamed (ReadLayerOptions.condense).
+   */
+  condensedBy?: string;
 }
 
 export interface LayerWarning {
@@ -38,9 +43,31 @@ export interface ImageFile extends LayerEntry {
   layer: number;
 }
 
+/**
+ * Reads one file as it streams and keeps only what some later stage needs of it, so that a file
+ * of any size (an executable) costs a bounded amount of memory.
+ */
+export interface StreamCondenser {
+  /** The file's next bytes, in order. Returns false once it needs no more of them. */
+  write(chunk: Buffer): boolean;
+  /** What to keep of the file, or undefined when nothing (the file was not what it looked for). */
+  end(): Buffer | undefined;
+}
+
+/** A condenser for one file, with the name recorded on the entry it condensed. */
+export interface Condensing {
+  by: string;
+  condenser: StreamCondenser;
+}
+
 export interface ReadLayerOptions {
   /** Which paths' contents to keep: the inventory stage's extractors decide. */
   wants: (path: string) => boolean;
   /** Largest file content kept in memory. */
   maxFileBytes: number;
+  /**
+   * For a regular file not wanted whole: a condenser to stream it through, or undefined to skip
+   * it. The entry keeps what the condenser returns, marked with `condensedBy`.
+   */
+  condense?: (path: string, mode: number, size: number) => Condensing | undefined;
 }

@@ -131,10 +131,11 @@ export interface ImageReadOptions {
   /** Told about retries and skipped work, for --debug. */
   onNote?: (message: string) => void;
   /**
-   * Which files' contents the layer processor keeps. A source that can skip reading the others
-   * cheaply (an unpacked rootfs) sends them as size-only entries (SIZE_ONLY_PAX_KEY).
+   * Which files' contents the layer processor reads (keeps, or condenses while they stream: an
+   * executable, told by its mode). A source that can skip reading the others cheaply (an
+   * unpacked rootfs) sends them as size-only entries (SIZE_ONLY_PAX_KEY).
    */
-  contentWanted?: (path: string) => boolean;
+  contentWanted?: (path: string, mode: number) => boolean;
 }
 
 /**

@@ -1,9 +1,16 @@
-import type { ImageFile } from "../fs/types.js";
+import type { Condensing, ImageFile } from "../fs/types.js";
 import { extractors } from "./extractors/index.js";
-import { npmInstalledExtractor } from "./extractors/npm.js";
-import { npmLockfileExtractor } from "./extractors/npm-lockfile.js";
+import { toSpdxExpression } from "./license.js";
 import { detectRelease, distroPaths } from "./os-release.js";
-import type { Distro, ExtractedPackage, Extractor, Inventory, InventoryWarning, Package } from "./types.js";
+import type {
+  Distro,
+  ExtractedPackage,
+  Extractor,
+  FileCondenser,
+  Inventory,
+  InventoryWarning,
+  Package,
+} from "./types.js";
 
 /** The view of the image filesystem the inventory needs. */
 export interface FilesystemView {
@@ -22,12 +29,33 @@ export function inventoryWants(path: string): boolean {
   );
 }
 
+/** The condensers the extractors read through, each once (several extractors may share one). */
+const condensers: FileCondenser[] = [
+  ...new Set(extractors.flatMap((extractor) => (extractor.condensed ? [extractor.condensed] : []))),
+];
+
+/**
+ * For a file no extractor wants whole: the condenser to stream it through (an executable's), or
+ * undefined. The first condenser offered the file takes it.
+ */
+export function inventoryCondense(path: string, mode: number, size: number): Condensing | undefined {
+  const condenser = condensers.find((c) => c.offered(path, mode));
+  return condenser ? { by: condenser.name, condenser: condenser.open(size) } : undefined;
+}
+
+/** Whether the inventory reads this file at all: wanted whole, or condensed while it streams. */
+export function inventoryReads(path: string, mode: number): boolean {
+  return inventoryWants(path) || condensers.some((c) => c.offered(path, mode));
+}
+
 /** Version of the inventory's output for the same input, for caches keyed by layer. */
 // The release files the OS detection reads are part of it too: a new one must invalidate cached
-// layers, which kept only the files wanted when they were read.
+// layers, which kept only the files wanted when they were read. So are the condensers, whose
+// output the layers keep.
 export const inventoryVersion = [
   ...extractors.map((e) => `${e.name}@${e.version}`),
   `os:${[...osPaths].sort().join(":")}`,
+  ...condensers.map((c) => `condense:${c.name}@${c.version}`),
 ].join(",");
 
 export function detectDistro(fs: FilesystemView): Distro | undefined {
@@ -85,38 +113,80 @@ function extractWithAttribution(
     introducedIn = next;
   });
   const location = versions[last]?.path ?? "";
-  return current.map((pkg) => ({
-    ...pkg,
-    location: pkg.location ?? location,
-    layer: introducedIn.get(packageKey(pkg)) ?? versions[last]?.layer ?? 0,
-    foundBy: extractor.name,
-  }));
+  return current.map((pkg) => {
+    const licenseExpression = pkg.license ? toSpdxExpression(pkg.license).expression : undefined;
+    return {
+      ...pkg,
+      location: pkg.location ?? location,
+      layer: introducedIn.get(packageKey(pkg)) ?? versions[last]?.layer ?? 0,
+      foundBy: extractor.name,
+      ...(licenseExpression ? { licenseExpression } : {}),
+    };
+  });
 }
 
 /**
- * An app with both node_modules and a lockfile would list each package twice. A lockfile package
- * whose name and version are installed under the same app folder (the lockfile's folder) is
- * dropped in favour of the installed manifest, which keeps the lockfile's development flag.
+ * Where an app's lockfile and the packages installed from it are both in the image, each package
+ * would be listed twice. The installed copy is the truth, so the locked one is dropped: npm and
+ * Composer install into the app's own folder, so only a lockfile in that folder counts; gems and
+ * Python distributions go to a shared site (a gem home, site-packages), so any installed copy of
+ * the same name and version does.
  */
-function preferInstalledNpm(packages: Package[]): Package[] {
-  const installed = new Map<string, Package[]>();
-  for (const pkg of packages) {
-    if (pkg.foundBy !== npmInstalledExtractor.name) continue;
-    const cut = pkg.location.indexOf("node_modules/");
-    const key = `${pkg.location.slice(0, Math.max(cut - 1, 0))}\u0000${pkg.name}\u0000${pkg.version}`;
-    installed.set(key, [...(installed.get(key) ?? []), pkg]);
+interface InstalledOverLocked {
+  installed: string;
+  locked: readonly string[];
+  /** The app folder an installed package belongs to; undefined when it is not in one. */
+  appFolderOf?: (location: string) => string;
+}
+
+const installedOverLocked: readonly InstalledOverLocked[] = [
+  {
+    installed: "npm-installed",
+    locked: ["npm-lockfile"],
+    appFolderOf: (location) => location.slice(0, Math.max(location.indexOf("node_modules/") - 1, 0)),
+  },
+  {
+    installed: "php-composer-installed",
+    locked: ["php-composer-lock"],
+    appFolderOf: (location) => location.replace(/\/?vendor\/composer\/installed\.json$/, ""),
+  },
+  { installed: "ruby-gemspec", locked: ["ruby-gemfile-lock"] },
+  {
+    installed: "python-installed",
+    locked: ["python-poetry-lock", "python-uv-lock", "python-pipfile-lock", "python-requirements"],
+  },
+];
+
+/** The purl without qualifiers: the same package whichever file listed it (names normalised). */
+function packageIdentity(pkg: Package): string {
+  const question = pkg.purl.indexOf("?");
+  return question < 0 ? pkg.purl : pkg.purl.slice(0, question);
+}
+
+function preferInstalled(packages: Package[]): Package[] {
+  const dropped = new Set<Package>();
+  for (const rule of installedOverLocked) {
+    const installed = new Map<string, Package[]>();
+    const keyOf = (folder: string | undefined, pkg: Package) =>
+      `${folder ?? ""}\u0000${packageIdentity(pkg)}`;
+    for (const pkg of packages) {
+      if (pkg.foundBy !== rule.installed) continue;
+      const key = keyOf(rule.appFolderOf?.(pkg.location), pkg);
+      installed.set(key, [...(installed.get(key) ?? []), pkg]);
+    }
+    if (installed.size === 0) continue;
+    for (const pkg of packages) {
+      if (!rule.locked.includes(pkg.foundBy)) continue;
+      const slash = pkg.location.lastIndexOf("/");
+      const folder = rule.appFolderOf ? (slash < 0 ? "" : pkg.location.slice(0, slash)) : undefined;
+      const same = installed.get(keyOf(folder, pkg));
+      if (!same) continue;
+      // In its own app folder the lockfile speaks for the installed copy: a dev dependency stays one.
+      if (pkg.dev && rule.appFolderOf) for (const copy of same) copy.dev = true;
+      dropped.add(pkg);
+    }
   }
-  if (installed.size === 0) return packages;
-  return packages.filter((pkg) => {
-    if (pkg.foundBy !== npmLockfileExtractor.name) return true;
-    const slash = pkg.location.lastIndexOf("/");
-    const same = installed.get(
-      `${slash < 0 ? "" : pkg.location.slice(0, slash)}\u0000${pkg.name}\u0000${pkg.version}`,
-    );
-    if (!same) return true;
-    if (pkg.dev) for (const copy of same) copy.dev = true;
-    return false;
-  });
+  return dropped.size === 0 ? packages : packages.filter((pkg) => !dropped.has(pkg));
 }
 
 /** The purl types of OS package databases, whose packages list the files they installed. */
@@ -141,14 +211,38 @@ function markOsOwned(packages: Package[]): void {
   }
 }
 
+/**
+ * The versions of a file that a condenser kept, oldest first: the unbroken run up to the current
+ * one (none when the current one is not such a file: an executable replaced by a script).
+ */
+function condensedVersions(fs: FilesystemView, entry: ImageFile, condenser: string): ImageFile[] {
+  const versions =
+    entry.type === "hardlink"
+      ? [fs.file(entry.path)].filter((f) => f !== undefined)
+      : fs.versions(entry.path);
+  let first = versions.length;
+  while (first > 0 && versions[first - 1]?.condensedBy === condenser) first--;
+  return versions.slice(first);
+}
+
 export function buildInventory(fs: FilesystemView): Inventory {
   const warnings: InventoryWarning[] = [];
   const distro = detectDistro(fs);
-  const readFile = (path: string) => fs.file(path)?.content;
+  // A condensed file's content is not the file: no extractor reads it as one.
+  const readFile = (path: string) => {
+    const file = fs.file(path);
+    return file?.condensedBy === undefined ? file?.content : undefined;
+  };
   const packages: Package[] = [];
   for (const entry of fs.files()) {
     if (entry.type !== "file" && entry.type !== "hardlink") continue;
     for (const extractor of extractors) {
+      if (extractor.condensed && !extractor.wants(entry.path)) {
+        const versions = condensedVersions(fs, entry, extractor.condensed.name);
+        if (versions.length > 0)
+          packages.push(...extractWithAttribution(extractor, versions, distro, warnings, readFile));
+        continue;
+      }
       if (!extractor.wants(entry.path)) continue;
       const versions =
         entry.type === "hardlink"
@@ -158,7 +252,7 @@ export function buildInventory(fs: FilesystemView): Inventory {
       packages.push(...extractWithAttribution(extractor, versions, distro, warnings, readFile));
     }
   }
-  const kept = preferInstalledNpm(packages);
+  const kept = preferInstalled(packages);
   markOsOwned(kept);
   kept.sort(
     (a, b) =>

@@ -1,5 +1,7 @@
 /** The inventory stage: which operating system an image runs, and which packages it holds. */
 
+import type { StreamCondenser } from "../fs/types.js";
+
 export interface Distro {
   /** os-release ID ("debian", "ubuntu", "alpine"). */
   id: string;
@@ -42,7 +44,7 @@ export interface ExtractedPackage {
   vendor?: string;
   /** rpm: the module stream a package was built for (RHEL 8+ AppStream), e.g. "nodejs:18:...". */
   modularityLabel?: string;
-  /** A development dependency only, where a lockfile says so (npm: package-lock, pnpm; Python: Pipfile.lock, poetry.lock). */
+  /** A development dependency only, where a lockfile says so (npm: package-lock, pnpm; Python: Pipfile.lock, poetry.lock; Composer: composer.lock, installed.json). */
   dev?: boolean;
   /** Java: the SHA-1 of the archive (jar, war, ...) the package was read from. */
   sha1?: string;
@@ -65,6 +67,12 @@ export interface Package extends ExtractedPackage {
    * package has no `ecosystem`, so it is matched only as the OS package (inventory.ts).
    */
   osOwned?: string;
+  /**
+   * The declared `license` as a valid SPDX expression ("GPLv2+ and LGPLv2+" →
+   * "GPL-2.0-or-later AND LGPL-2.0-or-later"), when it can be told without guessing
+   * (inventory/license.ts); absent otherwise, and `license` is then a license name.
+   */
+  licenseExpression?: string;
 }
 
 export interface InventoryWarning {
@@ -107,5 +115,25 @@ export interface Extractor {
    * their own (dpkg's info/*.list): layers keep their contents, extract() is never called on them.
    */
   needs?(path: string): boolean;
+  /**
+   * Files of any path and size read while they stream (executables), of which layers keep only
+   * what this condenser returns: extract() is called with that on each such file.
+   */
+  readonly condensed?: FileCondenser;
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[];
+}
+
+/**
+ * Keeps, of files too many and too large to hold (every executable of an image), the few bytes
+ * some extractors read. Several extractors may share one, so each file is streamed through it once.
+ */
+export interface FileCondenser {
+  /** Recorded on each file it condensed (LayerEntry.condensedBy). */
+  readonly name: string;
+  /** Bumped when what it keeps changes (cached layer results carry it). */
+  readonly version: number;
+  /** Whether a file is worth streaming through it, told by its path and mode alone. */
+  offered(path: string, mode: number): boolean;
+  /** A condenser for one file of `size` bytes. */
+  open(size: number): StreamCondenser;
 }

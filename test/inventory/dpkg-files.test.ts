@@ -3,13 +3,10 @@
  * a package's is, and that the lists are kept by the layer reader without being taken for
  * package databases.
  */
-import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { ImageFilesystem } from "../../src/fs/image-fs.js";
-import { readLayer } from "../../src/fs/layer-reader.js";
 import { dpkgExtractor, parseFileList } from "../../src/inventory/extractors/dpkg.js";
-import { buildInventory, inventoryWants } from "../../src/inventory/inventory.js";
-import { type LayerFile, tarOf } from "../helpers/image-builder.js";
+import { inventoryWants } from "../../src/inventory/inventory.js";
+import { inventoryOf, textFile } from "../helpers/inventory.js";
 
 const OS_RELEASE = 'ID=debian\nVERSION_ID="12"\n';
 
@@ -17,21 +14,7 @@ function stanza(name: string, version: string, extra = ""): string {
   return `Package: ${name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${version}\n${extra}`;
 }
 
-function file(path: string, content: string): LayerFile {
-  return { path, type: "file", content: Buffer.from(content) };
-}
-
-async function inventoryOf(layers: LayerFile[][]) {
-  const contents = await Promise.all(
-    layers.map(async (files, index) =>
-      readLayer(Readable.from(await tarOf(files)), `layer ${index}`, {
-        wants: inventoryWants,
-        maxFileBytes: 1 << 20,
-      }),
-    ),
-  );
-  return buildInventory(ImageFilesystem.fromLayers(contents));
-}
+const file = textFile;
 
 describe("dpkg file lists", () => {
   it("drops the directories a list names above its files, and the root", () => {
