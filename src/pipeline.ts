@@ -1,13 +1,26 @@
-import { describeError } from "./errors.js";
+import { describeError, InputError } from "./errors.js";
 import { ImageFilesystem } from "./fs/image-fs.js";
 import { DiskLayerCache } from "./fs/layer-cache.js";
 import { readLayer } from "./fs/layer-reader.js";
 import type { LayerContents, LayerWarning } from "./fs/types.js";
 import { parseImageReference } from "./image/registry/reference.js";
-import { loadImage, parseImageSource } from "./image/source.js";
-import type { ImageReadOptions, LayerCache, LayerProcessor, LoadedImage } from "./image/types.js";
-import { buildInventory, inventoryVersion, inventoryWants } from "./inventory/inventory.js";
+import { assertSourceExists, loadImage, parseImageSource } from "./image/source.js";
+import type {
+  ImageReadOptions,
+  ImageSourceRef,
+  LayerCache,
+  LayerProcessor,
+  LoadedImage,
+} from "./image/types.js";
+import {
+  buildInventory,
+  inventoryCondense,
+  inventoryReads,
+  inventoryVersion,
+  inventoryWants,
+} from "./inventory/inventory.js";
 import { isEndOfLife } from "./inventory/os-release.js";
+import { assertSbomExists, readSbomFile, sbomSourcePath } from "./inventory/sbom/index.js";
 import type { Distro, Inventory } from "./inventory/types.js";
 import { type AdvisorySource, matchPackages } from "./match/matcher.js";
 import type { Finding, MatchWarning } from "./match/types.js";
@@ -21,8 +34,18 @@ export interface ScanWarning {
   problem: string;
 }
 
+/** An SBOM read in place of an image (`sbom:FILE`): an inventory source that is not an image. */
+export interface SbomSourceRef {
+  kind: "sbom";
+  path: string;
+  text: string;
+}
+
 export interface ImageInventory {
-  image: Omit<LoadedImage<LayerContents>, "layers"> & {
+  image: Omit<LoadedImage<LayerContents>, "layers" | "source" | "configDigest"> & {
+    source: ImageSourceRef | SbomSourceRef;
+    /** Always there for an image; an SBOM may name none. */
+    configDigest?: string;
     layers: Array<Omit<LoadedImage<LayerContents>["layers"][number], "result">>;
   };
   inventory: Inventory;
@@ -121,21 +144,89 @@ function distroName(distro: Distro): string {
   return distro.prettyName ?? `${distro.id} ${distro.versionId ?? ""}`.trim();
 }
 
-/** image → fs → inventory: reads the image once and lists what is installed in it. */
+function endOfLifeWarning(distro: Distro | undefined): ScanWarning[] {
+  if (!distro?.eol) return [];
+  return [
+    {
+      subject: distro.source,
+      problem: `${distroName(distro)} reached end of life on ${distro.endOfLife}; it gets no security fixes`,
+    },
+  ];
+}
+
+/** Fails early, before any other work, when the image source or SBOM file is not there. */
+export async function assertInputExists(sourceText: string): Promise<void> {
+  const sbomPath = sbomSourcePath(sourceText);
+  if (sbomPath !== undefined) await assertSbomExists(sourceText, sbomPath);
+  else await assertSourceExists(parseImageSource(sourceText));
+}
+
+/**
+ * sbom → inventory: an SBOM's packages, without the image. There is no image to load, so no
+ * layers are read and no base image is looked for; the image section is what the SBOM says.
+ */
+async function inventorySbom(sourceText: string, sbomPath: string, options: PipelineOptions) {
+  if (options.baseImage !== undefined)
+    throw new InputError(`--base-image does not apply to ${sourceText}: an SBOM has no layers to compare`);
+  const sbom = await readSbomFile(sourceText);
+  const read = sbom.inventory;
+  const inventory = read.distro?.endOfLife
+    ? { ...read, distro: { ...read.distro, eol: isEndOfLife(read.distro, new Date()) } }
+    : read;
+  const warnings: ScanWarning[] = inventory.warnings.map((w) => ({ subject: w.path, problem: w.problem }));
+  const unmatchedOs = inventory.packages.filter((p) => osPackageTypes.has(p.type) && !p.ecosystem).length;
+  if (unmatchedOs > 0)
+    warnings.push({
+      subject: sourceText,
+      problem: `${unmatchedOs} OS packages have no advisory ecosystem (the SBOM names no release layerwatch knows); they are not matched`,
+    });
+  warnings.push(...endOfLifeWarning(inventory.distro));
+  const { image } = sbom;
+  const result: ImageInventory = {
+    image: {
+      source: { kind: "sbom", path: sbomPath, text: sourceText },
+      ...(image.manifestDigest ? { manifestDigest: image.manifestDigest } : {}),
+      ...(image.configDigest ? { configDigest: image.configDigest } : {}),
+      config: {
+        ...(image.os ? { os: image.os } : {}),
+        ...(image.architecture ? { architecture: image.architecture } : {}),
+        rootfs: { type: "layers", diff_ids: image.layers.map((layer) => layer.diffId) },
+      },
+      repoTags: image.repoTags,
+      layers: image.layers,
+    },
+    inventory,
+    warnings,
+    ...(image.baseImage ? { baseImage: image.baseImage } : {}),
+  };
+  return result;
+}
+
+/**
+ * image → fs → inventory: reads the image once and lists what is installed in it. An `sbom:FILE`
+ * source lists what the SBOM says instead.
+ */
 export async function inventoryImage(
   sourceText: string,
   options: PipelineOptions = {},
 ): Promise<ImageInventory> {
+  const sbomPath = sbomSourcePath(sourceText);
+  if (sbomPath !== undefined) return inventorySbom(sourceText, sbomPath, options);
   const source = parseImageSource(sourceText);
   const { cacheDir, baseImage: _baseImage, ...imageOptions } = options;
   const layerCache = cacheDir ? new DiskLayerCache(cacheDir, inventoryVersion) : undefined;
   const readOptions = {
     ...imageOptions,
-    contentWanted: inventoryWants,
+    contentWanted: inventoryReads,
     ...(layerCache ? { layerCache: layerCache as LayerCache<unknown> } : {}),
   };
   const processor: LayerProcessor<LayerContents> = (tar, context) =>
-    readLayer(tar, context.label, { wants: inventoryWants, maxFileBytes: MAX_PACKAGE_FILE_BYTES });
+    readLayer(tar, context.label, {
+      wants: inventoryWants,
+      maxFileBytes: MAX_PACKAGE_FILE_BYTES,
+      // Executables stream through a condenser that keeps only their embedded package data.
+      condense: inventoryCondense,
+    });
   const image = await loadImage(source, processor, readOptions);
   const { base, warning: baseWarning } = await findBaseImage(image, options, readOptions, processor);
   const fs = ImageFilesystem.fromLayers(image.layers.map((layer) => layer.result));
@@ -164,11 +255,7 @@ export async function inventoryImage(
       problem: `no advisory ecosystem known for ${inventory.distro.id} ${inventory.distro.versionId ?? "(no VERSION_ID)"}; OS packages are not matched`,
     });
   }
-  if (inventory.distro?.eol)
-    warnings.push({
-      subject: inventory.distro.source,
-      problem: `${distroName(inventory.distro)} reached end of life on ${inventory.distro.endOfLife}; it gets no security fixes`,
-    });
+  warnings.push(...endOfLifeWarning(inventory.distro));
   const layers = image.layers.map(({ result: _result, ...layer }) => layer);
   return { image: { ...image, layers }, inventory, warnings, ...(base ? { baseImage: base } : {}) };
 }

@@ -347,6 +347,24 @@ export function distroFromOsRelease(text: string, source: string): Distro | unde
   return distroFromFields(parseOsRelease(text), source);
 }
 
+/**
+ * A Distro from a release named elsewhere than in os-release (an SBOM's operating-system
+ * component, a purl's distro qualifier): the same table gives its ecosystem and end of life.
+ */
+export function distroFromRelease(
+  release: { id: string; versionId?: string; prettyName?: string },
+  source: string,
+): Distro | undefined {
+  return distroFromFields(
+    {
+      ID: release.id,
+      ...(release.versionId ? { VERSION_ID: release.versionId } : {}),
+      ...(release.prettyName ? { PRETTY_NAME: release.prettyName } : {}),
+    },
+    source,
+  );
+}
+
 /** Files the OS detection reads, in order of preference. */
 export const osReleasePaths = ["etc/os-release", "usr/lib/os-release"];
 export const debianVersionPath = "etc/debian_version";

@@ -9,8 +9,9 @@ import { toolVersion } from "../version.js";
 export const REPORT_SCHEMA_VERSION = "1.0";
 
 export interface ReportLayer {
+  /** 0 is the base; -1 when an SBOM (`sbom:FILE`) does not say which layer (no diffId then). */
   index: number;
-  diffId: string;
+  diffId?: string;
   digest?: string;
   createdBy?: string;
   /** Whether the base image supplied this layer; present only when the base image is known. */
@@ -28,6 +29,8 @@ export interface ReportPackage {
   arch?: string;
   epoch?: number;
   license?: string;
+  /** `license` as a valid SPDX expression, when it could be told without guessing. */
+  licenseExpression?: string;
   vendor?: string;
   modularityLabel?: string;
   dev?: boolean;
@@ -58,7 +61,8 @@ export interface JsonReport {
   image: {
     source: string;
     manifestDigest?: string;
-    configDigest: string;
+    /** Absent only for an SBOM (`sbom:FILE`) that names no config digest. */
+    configDigest?: string;
     repoTags: string[];
     os?: string;
     architecture?: string;
@@ -95,6 +99,7 @@ function reportPackage(pkg: Package, layer: ReportLayer): ReportPackage {
     ...(pkg.arch ? { arch: pkg.arch } : {}),
     ...(pkg.epoch !== undefined ? { epoch: pkg.epoch } : {}),
     ...(pkg.license ? { license: pkg.license } : {}),
+    ...(pkg.licenseExpression ? { licenseExpression: pkg.licenseExpression } : {}),
     ...(pkg.vendor ? { vendor: pkg.vendor } : {}),
     ...(pkg.modularityLabel ? { modularityLabel: pkg.modularityLabel } : {}),
     ...(pkg.dev ? { dev: true } : {}),
@@ -113,7 +118,10 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
     ...(layer.createdBy ? { createdBy: layer.createdBy } : {}),
     ...(result.baseImage ? { baseImage: layer.index < result.baseImage.layers } : {}),
   }));
-  const layerAt = (index: number): ReportLayer => layers[index] ?? { index, diffId: "" };
+  // An SBOM may name only some layers, or none (Package.layer -1): a layer it does not name is
+  // the unknown layer, index -1 without a diff id.
+  const layerAt = (index: number): ReportLayer =>
+    layers.find((layer) => layer.index === index) ?? { index: -1 };
   const packages = result.inventory.packages;
   const bySeverity = Object.fromEntries(severityLevels.map((level) => [level, 0])) as Record<
     SeverityLevel,
@@ -128,7 +136,7 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
     image: {
       source: result.image.source.text,
       ...(result.image.manifestDigest ? { manifestDigest: result.image.manifestDigest } : {}),
-      configDigest: result.image.configDigest,
+      ...(result.image.configDigest ? { configDigest: result.image.configDigest } : {}),
       repoTags: result.image.repoTags,
       ...(result.image.config.os ? { os: result.image.config.os } : {}),
       ...(result.image.config.architecture ? { architecture: result.image.config.architecture } : {}),

@@ -37,7 +37,8 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
       finding.package.name,
       finding.installedVersion,
       finding.fixedVersion ?? "(not fixed)",
-      String(finding.layer.index),
+      // -1: an SBOM that does not say which layer.
+      finding.layer.index < 0 ? "-" : String(finding.layer.index),
     ]);
     const widths = header.map((title, column) =>
       Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
