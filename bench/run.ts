@@ -3,10 +3,12 @@
  * against a baseline measured in the same run. Timing goals live here, never in tests.
  */
 import { benchImageSources } from "./image-sources.js";
+import { benchNodeModules } from "./node-modules.js";
 import { benchTrivy } from "./trivy.js";
 
 const groups: Record<string, () => Promise<unknown>> = {
   "image-sources": benchImageSources,
+  "node-modules": benchNodeModules,
   trivy: benchTrivy,
 };
 
