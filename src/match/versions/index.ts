@@ -1,9 +1,17 @@
 import { ecosystemBase } from "../../vulndb/ecosystem.js";
 import { apkScheme } from "./apk.js";
+import { cargoScheme } from "./cargo.js";
+import { cranScheme } from "./cran.js";
 import { dpkgScheme } from "./dpkg.js";
+import { goScheme } from "./go.js";
+import { hackageScheme } from "./hackage.js";
 import { mavenScheme } from "./maven.js";
+import { nugetScheme } from "./nuget.js";
+import { packagistScheme } from "./packagist.js";
+import { pubScheme } from "./pub.js";
 import { pypiScheme } from "./pypi.js";
 import { rpmScheme } from "./rpm.js";
+import { rubygemsScheme } from "./rubygems.js";
 import { npmScheme } from "./semver.js";
 import type { VersionScheme } from "./types.js";
 
@@ -14,6 +22,14 @@ const schemes: Record<string, VersionScheme> = {
   npm: npmScheme,
   Maven: mavenScheme,
   PyPI: pypiScheme,
+  Go: goScheme,
+  "crates.io": cargoScheme,
+  RubyGems: rubygemsScheme,
+  NuGet: nugetScheme,
+  Packagist: packagistScheme,
+  Hackage: hackageScheme,
+  CRAN: cranScheme,
+  Pub: pubScheme,
   Alpine: apkScheme,
   Wolfi: apkScheme,
   Chainguard: apkScheme,

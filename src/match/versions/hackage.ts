@@ -1,0 +1,23 @@
+import { compareNumberLists } from "./numeric-list.js";
+import { compareParsed } from "./semver2.js";
+import type { VersionScheme } from "./types.js";
+
+/**
+ * Hackage's ordering, as Cabal's Version has it (the versions the Haskell Package Versioning
+ * Policy describes): a dot-separated list of numbers, compared as lists, so a version sorts
+ * before any longer version it is a prefix of (`1.0` < `1.0.0` < `1.0.0.1`).
+ */
+export function parseHackageVersion(text: string): string[] | undefined {
+  const version = text.trim();
+  return /^\d+(?:\.\d+)*$/.test(version) ? version.split(".") : undefined;
+}
+
+export function compareHackageVersions(a: string, b: string): number {
+  return compareParsed(a, b, parseHackageVersion, compareNumberLists);
+}
+
+export const hackageScheme: VersionScheme = {
+  name: "hackage",
+  compare: compareHackageVersions,
+  isValid: (version) => parseHackageVersion(version) !== undefined,
+};
