@@ -48,3 +48,38 @@ export function cvss3BaseScore(vector: string): number | undefined {
   const raw = Math.min(changed ? 1.08 * (impact + exploitability) : impact + exploitability, 10);
   return match[1] === "1" ? roundUp31(raw) : Math.ceil(raw * 10) / 10;
 }
+
+const weights2 = {
+  AV: { L: 0.395, A: 0.646, N: 1 },
+  AC: { H: 0.35, M: 0.61, L: 0.71 },
+  Au: { M: 0.45, S: 0.56, N: 0.704 },
+  CIA: { N: 0, P: 0.275, C: 0.66 },
+} as const;
+
+/**
+ * CVSS v2 base scores (FIRST's v2 guide, section 3.2.1) from the six base metrics, as OSV's
+ * CVSS_V2 entries and NVD write them ("AV:N/AC:L/Au:N/C:P/I:P/A:P", parentheses allowed).
+ */
+export function cvss2BaseScore(vector: string): number | undefined {
+  const text = vector.trim().replace(/^\((.*)\)$/, "$1");
+  const metrics = new Map<string, string>();
+  for (const part of text.split("/")) {
+    const [key, value, extra] = part.split(":");
+    if (!key || !value || extra !== undefined || metrics.has(key)) return undefined;
+    metrics.set(key, value);
+  }
+  const pick = <T extends Record<string, number>>(table: T, key: string): number | undefined =>
+    table[metrics.get(key) as keyof T];
+  const av = pick(weights2.AV, "AV");
+  const ac = pick(weights2.AC, "AC");
+  const au = pick(weights2.Au, "Au");
+  const c = pick(weights2.CIA, "C");
+  const i = pick(weights2.CIA, "I");
+  const a = pick(weights2.CIA, "A");
+  if (av === undefined || ac === undefined || au === undefined) return undefined;
+  if (c === undefined || i === undefined || a === undefined) return undefined;
+  const impact = 10.41 * (1 - (1 - c) * (1 - i) * (1 - a));
+  const exploitability = 20 * av * ac * au;
+  const raw = (0.6 * impact + 0.4 * exploitability - 1.5) * (impact === 0 ? 0 : 1.176);
+  return Math.round(raw * 10 + 1e-9) / 10;
+}

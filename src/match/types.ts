@@ -5,11 +5,18 @@ export type SeverityLevel = (typeof severityLevels)[number];
 
 export interface Severity {
   level: SeverityLevel;
-  /** Where the rating came from: "debian", "ghsa", "cvss_v3", ... */
+  /**
+   * Where the rating came from (severity.ts): a vendor's own rating ("debian" urgency, "ubuntu"
+   * priority, "almalinux", "ghsa", "bitnami"), else a score computed from the record's CVSS
+   * vector ("cvss_v4", "cvss_v3", "cvss_v2"), else NVD's rating of its CVE ("nvd", from
+   * `db update`), else "none".
+   */
   source: string;
   score?: number;
   vector?: string;
 }
+
+export type FixState = "fixed" | "not-fixed" | "will-not-fix";
 
 export interface Finding {
   /** The primary id of the alias group: its CVE when it has one. */
@@ -21,7 +28,11 @@ export interface Finding {
   installedVersion: string;
   /** The lowest version that fixes every advisory in the group, when one is published. */
   fixedVersion?: string;
-  fixState: "fixed" | "not-fixed";
+  /**
+   * "fixed": a fix is published; "will-not-fix": none is, and the distribution says none is
+   * planned (Debian urgency "unimportant", Ubuntu priority "negligible"); "not-fixed" otherwise.
+   */
+  fixState: FixState;
   severity: Severity;
   summary?: string;
   /** Ecosystem of the advisory that matched ("Debian:12"). */

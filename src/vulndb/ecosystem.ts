@@ -13,15 +13,25 @@ export function ecosystemRelease(ecosystem: string): string | undefined {
 }
 
 /**
- * The form of a package name that advisories and packages are compared in: npm names are
- * case-insensitive in practice (one advisory says "Axios"), PyPI names follow PEP 503.
+ * The form of a package name that advisories and packages are compared in, and that the store
+ * indexes (a change here changes stored names: bump STORE_SCHEMA_VERSION).
+ *
+ * - PyPI: PEP 503 (`Foo_Bar.baz` is `foo-bar-baz`).
+ * - NuGet and Packagist: ids are case-insensitive by the registries' own rules
+ *   (`Newtonsoft.Json` is `newtonsoft.json`), so they are lower-cased.
+ * - npm: exact. npm refuses upper case in new names, but the older mixed-case packages are
+ *   different packages from their lower-case namesakes (`Orchestrator` and `orchestrator` have
+ *   different owners), and osv.dev compares npm names exactly too.
+ * - Everything else as written: Maven `group:artifact`, Go module paths, crates, gems, and the
+ *   source package names of the distributions.
  */
 export function normalizePackageName(ecosystem: string, name: string): string {
   switch (ecosystemBase(ecosystem)) {
-    case "npm":
-      return name.toLowerCase();
     case "PyPI":
       return name.toLowerCase().replace(/[-_.]+/g, "-");
+    case "NuGet":
+    case "Packagist":
+      return name.toLowerCase();
     default:
       return name;
   }

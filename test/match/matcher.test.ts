@@ -124,7 +124,9 @@ describe("matching packages to advisories", () => {
     expect(matchPackages([npmPackage("a", "1.0.0")], advisories).findings).toEqual([]);
   });
 
-  it("compares npm names without regard to case", () => {
+  it("compares npm names exactly: a mixed-case legacy name is another package", () => {
+    // npm refuses upper case in new names, but `Orchestrator` and `orchestrator` both exist, with
+    // different owners; osv.dev compares npm names exactly too (ecosystem.ts).
     const advisories = source([
       record("GHSA-axios", [
         {
@@ -133,7 +135,8 @@ describe("matching packages to advisories", () => {
         },
       ]),
     ]);
-    expect(matchPackages([npmPackage("axios", "0.21.0")], advisories).findings).toHaveLength(1);
+    expect(matchPackages([npmPackage("axios", "0.21.0")], advisories).findings).toEqual([]);
+    expect(matchPackages([npmPackage("Axios", "0.21.0")], advisories).findings).toHaveLength(1);
   });
 
   it("keeps one finding when an advisory lists the package once per branch", () => {
