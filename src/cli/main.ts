@@ -1,11 +1,13 @@
 import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, InputError } from "../errors.js";
 import { toolVersion } from "../version.js";
-import { runDbImport, runDbInfo } from "./db.js";
+import { DEFAULT_NVD_URL } from "../vulndb/sources/nvd.js";
+import { DEFAULT_OSV_URL } from "../vulndb/sources/osv-export.js";
+import { type DbUpdateOptions, runDbExport, runDbImport, runDbInfo, runDbUpdate } from "./db.js";
 import { addImageOptions } from "./image-options.js";
 import { type CliIo, processIo } from "./io.js";
 import { defaultStorePath } from "./paths.js";
-import { runSbom, runScan, type ScanOptions } from "./scan.js";
+import { runSbom, runScan, type ScanOptions, sbomRenderers } from "./scan.js";
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("layerwatch")
@@ -27,7 +29,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       .description("scan an image for vulnerable packages")
       .argument(
         "<source>",
-        "an image reference (alpine, ghcr.io/org/app:1.2, host:5000/app@sha256:...), docker-archive:PATH[:TAG], oci-archive:PATH[:REF] or oci:DIR[:REF]",
+        "an image reference (alpine, ghcr.io/org/app:1.2, host:5000/app@sha256:...), docker-archive:PATH[:TAG], oci-archive:PATH[:REF], oci:DIR[:REF], or sbom:FILE (a CycloneDX or SPDX JSON SBOM)",
       )
       .addOption(
         new Option("-f, --format <format>", "output format").choices(["table", "json"]).default("table"),
@@ -46,7 +48,14 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       .command("sbom")
       .description("list what an image holds (OS and language packages), without matching advisories")
       .argument("<source>", "any image source that scan takes")
-      .addOption(new Option("-f, --format <format>", "output format").choices(["json"]).default("json"))
+      .addOption(
+        new Option(
+          "-f, --format <format>",
+          "json (layerwatch's report), cyclonedx (CycloneDX 1.6) or spdx (SPDX 2.3)",
+        )
+          .choices(Object.keys(sbomRenderers))
+          .default("json"),
+      )
       .option("-o, --output <file>", "write the inventory to a file instead of standard output"),
   ).action(async (source: string, options: Parameters<typeof runSbom>[1]) => {
     const global = program.opts() as { debug?: boolean };
@@ -55,10 +64,32 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   const db = program.command("db").description("manage the vulnerability store");
   db.command("import")
-    .description("import OSV records: an all.zip export, a directory of them, or a record file")
-    .argument("<path...>", "OSV zip, JSON file or directory")
+    .description(
+      "import OSV records (an all.zip export, a directory of them, or a record file), or put a file from 'db export' in place of the store",
+    )
+    .argument("<path...>", "OSV zip, JSON file or directory, or an exported store")
     .action(async (paths: string[]) => {
       setExit(await runDbImport(paths, { db: program.opts().db as string }, io));
+    });
+  db.command("update")
+    .description("download OSV's exports (only what changed, after the first time) and NVD's CVSS ratings")
+    .addOption(
+      new Option("--ecosystem <name>", "an OSV ecosystem to update (Debian, npm, ...); repeatable")
+        .argParser((value: string, previous: string[]) => [...previous, value])
+        .default([], "those updated before, held in the store, or needed by scans"),
+    )
+    .option("--osv-url <url>", "where OSV's exports are", DEFAULT_OSV_URL)
+    .option("--nvd-url <url>", "where NVD's API is", DEFAULT_NVD_URL)
+    .option("--nvd-api-key <key>", "NVD API key: ten times the request rate (env LAYERWATCH_NVD_API_KEY)")
+    .option("--no-nvd", "do not fetch NVD's ratings")
+    .action(async (options: Omit<DbUpdateOptions, "db">) => {
+      setExit(await runDbUpdate({ ...options, db: program.opts().db as string }, io));
+    });
+  db.command("export")
+    .description("write the whole store to one file (for a CI cache; 'db import FILE' restores it)")
+    .argument("<file>", "the file to write")
+    .action(async (file: string) => {
+      setExit(await runDbExport(file, { db: program.opts().db as string }, io));
     });
   db.command("info")
     .description("show what the store holds")

@@ -1,7 +1,7 @@
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, InputError } from "../errors.js";
-import { type OsvRecord, validateOsvRecord } from "./osv.js";
+import { compareOsvTimestamps, type OsvRecord, validateOsvRecord } from "./osv.js";
 import type { AdvisoryStore } from "./store.js";
 import { zipMembers } from "./zip.js";
 
@@ -15,6 +15,14 @@ export interface ImportResult {
   imported: number;
   skipped: SkippedRecord[];
   byEcosystem: Record<string, number>;
+  /** The latest `modified` among the imported records (what an incremental update starts after). */
+  newestModified?: string;
+}
+
+export interface ImportOptions {
+  onSkip?: (skipped: SkippedRecord) => void;
+  /** Told how many records have been read so far (for a progress bar). */
+  onProgress?: (records: number) => void;
 }
 
 const BATCH_SIZE = 2000;
@@ -27,7 +35,7 @@ class Importer {
 
   constructor(
     private readonly store: AdvisoryStore,
-    private readonly onSkip: (skipped: SkippedRecord) => void,
+    private readonly options: ImportOptions,
   ) {}
 
   /** Parses one record file; a bad one is counted and reported, and the import goes on. */
@@ -51,6 +59,10 @@ class Importer {
       return;
     }
     this.batch.push(record);
+    const newest = this.result.newestModified;
+    if (newest === undefined || compareOsvTimestamps(record.modified, newest) > 0)
+      this.result.newestModified = record.modified;
+    this.options.onProgress?.(this.result.imported + this.batch.length);
     const ecosystems = new Set(
       (record.affected ?? []).map((a) => a.package?.ecosystem).filter((e) => e !== undefined),
     );
@@ -62,7 +74,7 @@ class Importer {
   private skip(where: string, reason: string): void {
     const skipped = { where, reason };
     this.result.skipped.push(skipped);
-    this.onSkip(skipped);
+    this.options.onSkip?.(skipped);
   }
 
   flush(): void {
@@ -123,6 +135,7 @@ export async function importOsv(
   store: AdvisoryStore,
   path: string,
   onSkip: (skipped: SkippedRecord) => void = () => undefined,
+  options: Omit<ImportOptions, "onSkip"> = {},
 ): Promise<ImportResult> {
   let kind: Awaited<ReturnType<typeof fileKind>>;
   try {
@@ -130,7 +143,7 @@ export async function importOsv(
   } catch (error) {
     throw new InputError(`${path}: ${describeError(error)}`);
   }
-  const importer = new Importer(store, onSkip);
+  const importer = new Importer(store, { ...options, onSkip });
   switch (kind) {
     case "zip":
       await importZip(importer, path);
@@ -161,6 +174,22 @@ export async function importOsv(
         `${path}: not OSV data (expected a .zip of records, a .json record or a directory)`,
       );
   }
+  importer.flush();
+  store.setMeta("last_import", new Date().toISOString());
+  return importer.result;
+}
+
+/**
+ * Imports records fetched one by one (an incremental update), with the same checks as a file:
+ * a body that is not a valid record is skipped and counted.
+ */
+export function importRecordBodies(
+  store: AdvisoryStore,
+  bodies: Array<{ where: string; bytes: Buffer }>,
+  options: ImportOptions = {},
+): ImportResult {
+  const importer = new Importer(store, options);
+  for (const body of bodies) importer.add(body.where, body.bytes);
   importer.flush();
   store.setMeta("last_import", new Date().toISOString());
   return importer.result;

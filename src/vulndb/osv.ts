@@ -91,3 +91,24 @@ export function validateOsvRecord(value: unknown): OsvRecord {
   }
   return record as OsvRecord;
 }
+
+/** An RFC 3339 time as (whole seconds since the epoch, nanoseconds), or undefined when it is not one. */
+function timestampParts(value: string): [number, number] | undefined {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$/i.exec(value.trim());
+  if (!match) return undefined;
+  const seconds = Date.parse(`${match[1]}${match[3] ?? "Z"}`);
+  if (!Number.isFinite(seconds)) return undefined;
+  return [seconds / 1000, Number((match[2] ?? "").padEnd(9, "0").slice(0, 9))];
+}
+
+/**
+ * Orders two `modified` timestamps (negative, zero, positive). OSV's writers differ in fraction
+ * digits ("…25Z", "…52.686694Z"), so the strings cannot be compared as text; times that do not
+ * parse sort before any that do.
+ */
+export function compareOsvTimestamps(a: string, b: string): number {
+  const left = timestampParts(a);
+  const right = timestampParts(b);
+  if (!left || !right) return (left ? 1 : 0) - (right ? 1 : 0) || a.localeCompare(b);
+  return left[0] - right[0] || left[1] - right[1];
+}

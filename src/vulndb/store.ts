@@ -5,8 +5,31 @@ import { ecosystemBase, normalizePackageName } from "./ecosystem.js";
 import type { OsvRecord } from "./osv.js";
 import { openSqlite, type SqlDatabase, type SqlStatement } from "./sqlite.js";
 
-/** Bumped when the tables change; an older store is refused with a message to re-import. */
-export const STORE_SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables or the names they are indexed by change; an older store is refused with
+ * a message to re-import, unless `migrations` can bring it forward. 2: npm names stored as
+ * written, NuGet and Packagist names lower-cased. 3: the nvd table.
+ */
+export const STORE_SCHEMA_VERSION = 3;
+
+/** NVD's data per CVE, written by `db update` (sources/nvd.ts); cwes is a JSON list. */
+const nvdTable = `
+CREATE TABLE IF NOT EXISTS nvd (
+  cve_id TEXT PRIMARY KEY,
+  last_modified TEXT NOT NULL,
+  cvss_version TEXT,
+  score REAL,
+  vector TEXT,
+  severity TEXT,
+  cwes TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+/**
+ * What brings a store of the version before forward to this version, run when a store is opened
+ * for writing. Stores older than the first key are refused (their indexed names differ).
+ */
+const migrations: Record<number, string> = { 3: nvdTable };
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,12 +46,31 @@ CREATE TABLE IF NOT EXISTS affected (
   PRIMARY KEY (ecosystem, name, advisory_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_by_advisory ON affected (advisory_id);
-`;
+${nvdTable}`;
+
+/** NVD's data for one CVE: the CVSS metric layerwatch rates it by (sources/nvd.ts), and its CWEs. */
+export interface NvdEntry {
+  cveId: string;
+  /** NVD's lastModified for the CVE. */
+  lastModified: string;
+  /** "3.1", "3.0", "4.0" or "2.0": which CVSS version the score is. */
+  cvssVersion?: string;
+  score?: number;
+  vector?: string;
+  /** NVD's rating of that metric, lower-cased ("critical"; v2 has no critical). */
+  severity?: string;
+  /** CWE ids ("CWE-79"); NVD's placeholders (NVD-CWE-noinfo, NVD-CWE-Other) are left out. */
+  cwes: string[];
+}
 
 export interface StoreSummary {
   advisories: number;
   byEcosystem: Record<string, number>;
+  /** CVEs with NVD data. */
+  nvd: number;
   lastImport?: string;
+  /** The last `db update` that checked a source (even one that found nothing new). */
+  lastUpdate?: string;
 }
 
 /**
@@ -76,20 +118,34 @@ export class AdvisoryStore {
       );
     }
     try {
+      const readVersion = () =>
+        db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value;
+      const migratable = (version: number) =>
+        version < STORE_SCHEMA_VERSION && migrations[version + 1] !== undefined;
       if (options.create) {
         db.exec("PRAGMA journal_mode = WAL");
         db.exec(schema);
-        const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value;
+        const version = readVersion();
         if (version === undefined) {
           db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(
             String(STORE_SCHEMA_VERSION),
           );
+        } else if (migratable(Number(version))) {
+          db.transaction(() => {
+            for (let next = Number(version) + 1; next <= STORE_SCHEMA_VERSION; next++)
+              db.exec(migrations[next] ?? "");
+            db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(
+              String(STORE_SCHEMA_VERSION),
+            );
+          });
         }
       }
-      const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value;
+      const version = readVersion();
       if (Number(version) !== STORE_SCHEMA_VERSION) {
         throw new InputError(
-          `vulnerability store ${path}: schema version ${String(version)} is not ${STORE_SCHEMA_VERSION}; delete it and import again`,
+          migratable(Number(version))
+            ? `vulnerability store ${path}: schema version ${String(version)} is older than ${STORE_SCHEMA_VERSION}; run 'layerwatch db update' or 'layerwatch db import' once to upgrade it`
+            : `vulnerability store ${path}: schema version ${String(version)} is not ${STORE_SCHEMA_VERSION}; delete it and import again`,
         );
       }
     } catch (error) {
@@ -133,6 +189,58 @@ export class AdvisoryStore {
     return rows.map((row) => JSON.parse(String(row.record)) as OsvRecord);
   }
 
+  /** The stored record's `modified`, or undefined when the store does not hold the record. */
+  modifiedOf(id: string): string | undefined {
+    const value = this.db.prepare("SELECT modified FROM advisories WHERE id = ?").get(id)?.modified;
+    return typeof value === "string" ? value : undefined;
+  }
+
+  /** Adds or replaces NVD entries, all in one transaction. */
+  putNvdEntries(entries: NvdEntry[]): void {
+    const upsert = this.db.prepare(
+      "INSERT OR REPLACE INTO nvd (cve_id, last_modified, cvss_version, score, vector, severity, cwes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.db.transaction(() => {
+      for (const entry of entries) {
+        upsert.run(
+          entry.cveId,
+          entry.lastModified,
+          entry.cvssVersion ?? null,
+          entry.score ?? null,
+          entry.vector ?? null,
+          entry.severity ?? null,
+          JSON.stringify(entry.cwes),
+        );
+      }
+    });
+  }
+
+  nvdEntry(cveId: string): NvdEntry | undefined {
+    const row = this.db.prepare("SELECT * FROM nvd WHERE cve_id = ?").get(cveId);
+    if (!row) return undefined;
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const cvssVersion = text(row.cvss_version);
+    const vector = text(row.vector);
+    const severity = text(row.severity);
+    return {
+      cveId,
+      lastModified: String(row.last_modified),
+      ...(cvssVersion ? { cvssVersion } : {}),
+      ...(row.score !== null && row.score !== undefined ? { score: Number(row.score) } : {}),
+      ...(vector ? { vector } : {}),
+      ...(severity ? { severity } : {}),
+      cwes: JSON.parse(String(row.cwes)) as string[],
+    };
+  }
+
+  /**
+   * A consistent copy of the whole store in one file (SQLite's VACUUM INTO: a snapshot, compacted,
+   * without the write-ahead log). The file must not exist yet.
+   */
+  exportTo(path: string): void {
+    this.db.prepare("VACUUM INTO ?").run(path);
+  }
+
   setMeta(key: string, value: string): void {
     this.db
       .prepare(
@@ -156,8 +264,16 @@ export class AdvisoryStore {
       .all()) {
       byEcosystem[String(row.ecosystem)] = Number(row.n);
     }
+    const nvd = Number(this.db.prepare("SELECT count(*) AS n FROM nvd").get()?.n ?? 0);
     const lastImport = this.getMeta("last_import");
-    return { advisories, byEcosystem, ...(lastImport ? { lastImport } : {}) };
+    const lastUpdate = this.getMeta("last_update");
+    return {
+      advisories,
+      byEcosystem,
+      nvd,
+      ...(lastImport ? { lastImport } : {}),
+      ...(lastUpdate ? { lastUpdate } : {}),
+    };
   }
 
   close(): void {

@@ -1,9 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
-import { type Dispatcher, EnvHttpProxyAgent, request, errors as undiciErrors } from "undici";
+import { type Dispatcher, request } from "undici";
 import { describeError, ImageNotFoundError, InputError } from "../../errors.js";
+import {
+  createDispatcher,
+  headerValue as header,
+  retryAfterMs,
+  TransientError,
+  withRetries,
+} from "../../http.js";
 import { type Challenge, parseChallenge } from "./challenge.js";
 import type { Credentials } from "./credentials.js";
 import { apiHost } from "./reference.js";
@@ -30,36 +36,11 @@ export const manifestAccept = [
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
 
-/** A failure worth trying again: the server or the network, not the request. */
-export class TransientError extends Error {
-  override readonly name = "TransientError";
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
 const MAX_REDIRECTS = 5;
-const MAX_RETRY_AFTER_MS = 60_000;
 
 function isLoopback(host: string): boolean {
   const name = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
   return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
-}
-
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  const seconds = Number(value);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The `errors` of a registry's JSON error body, as "CODE: message". */
@@ -74,29 +55,10 @@ async function errorDetail(body: Dispatcher.ResponseData["body"]): Promise<strin
   }
 }
 
-const networkErrorCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_CLOSED",
-]);
-
 /** The TLS handshake got a plain-HTTP answer (OpenSSL: "wrong version number", "packet length too long"). */
 function speaksPlainHttp(error: unknown): boolean {
   const text = `${(error as { code?: string } | null)?.code ?? ""} ${describeError(error)} ${describeError((error as { cause?: unknown } | null)?.cause)}`;
   return /WRONG_VERSION_NUMBER|wrong version number|packet length too long|EPROTO/i.test(text);
-}
-
-export function isTransient(error: unknown): boolean {
-  if (error instanceof TransientError) return true;
-  const code = (error as { code?: string } | null)?.code;
-  return (code !== undefined && networkErrorCodes.has(code)) || error instanceof undiciErrors.SocketError;
 }
 
 /**
@@ -125,19 +87,7 @@ export class RegistryClient {
       }
     }
     const tls = { rejectUnauthorized: !options.insecure, ...(ca ? { ca } : {}) };
-    const env = options.env;
-    const proxy = {
-      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
-      noProxy: env.NO_PROXY ?? env.no_proxy,
-    };
-    this.dispatcher = new EnvHttpProxyAgent({
-      ...Object.fromEntries(Object.entries(proxy).filter(([, value]) => value !== undefined && value !== "")),
-      connect: tls,
-      requestTls: tls,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
+    this.dispatcher = createDispatcher({ env: options.env, timeoutMs: options.timeoutMs, tls });
   }
 
   private where(repository?: string): string {
@@ -278,23 +228,8 @@ export class RegistryClient {
     return token;
   }
 
-  private async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-    for (let tries = 0; ; tries++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!isTransient(error)) throw error;
-        if (tries >= this.options.retries) {
-          const attempts = tries > 0 ? ` (after ${tries + 1} attempts)` : "";
-          throw new InputError(`${what}: ${describeError(error)}${attempts}`, { cause: error });
-        }
-        const hinted = error instanceof TransientError ? error.retryAfterMs : undefined;
-        // Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... capped at 10 s.
-        const delay = hinted ?? Math.min(500 * 2 ** tries, 10_000) * (0.75 + Math.random() / 2);
-        this.options.onRetry?.(`${what}: ${describeError(error)}; retrying in ${Math.round(delay)} ms`);
-        await sleep(delay);
-      }
-    }
+  private withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    return withRetries(what, attempt, this.options);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { describeError, InputError } from "../../errors.js";
+import { isTransient } from "../../http.js";
 import { decodeLayerBlob } from "../layer-stream.js";
 import {
   asDescriptor,
@@ -13,7 +14,7 @@ import {
 } from "../manifest.js";
 import { checkLayerCount } from "../tar-archive.js";
 import type { ImageReadOptions, ImageSourceRef, LayerInfo, LayerProcessor, LoadedImage } from "../types.js";
-import { isTransient, RegistryClient } from "./client.js";
+import { RegistryClient } from "./client.js";
 import { resolveCredentials } from "./credentials.js";
 import { formatReference, parseImageReference } from "./reference.js";
 
