@@ -94,7 +94,7 @@ describe("layerwatch scan, end to end", () => {
     const { code, report, stderr } = await scanJson(sources.dockerLegacy as string);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(report?.schemaVersion).toBe("1.0");
+    expect(report?.schemaVersion).toBe("1.1");
     expect(report?.os).toEqual({
       id: "debian",
       versionId: "12",

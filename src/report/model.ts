@@ -6,7 +6,7 @@ import type { PolicyVerdict } from "../policy/threshold.js";
 import { toolVersion } from "../version.js";
 
 /** Version of the JSON report's shape (docs/report-schema.md). Minor: fields added; major: changed. */
-export const REPORT_SCHEMA_VERSION = "1.0";
+export const REPORT_SCHEMA_VERSION = "1.1";
 
 export interface ReportLayer {
   /** 0 is the base; -1 when an SBOM (`sbom:FILE`) does not say which layer (no diffId then). */
