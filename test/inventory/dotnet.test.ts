@@ -1,23 +1,22 @@
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dotnetDepsExtractor } from "../../src/inventory/extractors/dotnet.js";
 import type { JsonReport } from "../../src/report/model.js";
+import { builtCli, isBuilt } from "../helpers/cli.js";
 import { buildImage, type LayerFile, writeOciLayout } from "../helpers/image-builder.js";
+import { extractFile } from "../helpers/inventory.js";
+import { expectReport } from "../helpers/report.js";
 import { compileSchema } from "../helpers/schema.js";
 import { sharedData } from "../helpers/shared-data.js";
 
-function run(text: string | Buffer, path = "app/MyApp.deps.json") {
-  const warnings: string[] = [];
-  const packages = dotnetDepsExtractor.extract(path, Buffer.isBuffer(text) ? text : Buffer.from(text), {
-    warn: (warning) => warnings.push(warning),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
+/** The shared package databases; the tests that read them skip without them. */
+const pkgdb = sharedData("pkgdb");
+
+const run = (text: string | Buffer, path = "app/MyApp.deps.json") =>
+  extractFile(dotnetDepsExtractor, path, text);
 
 /** name@version of what a shared-data deps.json gives, with no warning. */
 function depsOf(relative: string): string[] | undefined {
@@ -46,46 +45,52 @@ describe(".NET deps.json", () => {
   });
 
   // Each expectation was read by hand from the file's `libraries` and its runtime target's entries.
-  it("reads trivy's deps.json files: projects skipped, packages without runtime assets skipped", () => {
-    // ExampleApp1 (the project) is the app itself.
-    expect(depsOf("lang/dotnet/trivy/parser/happy.deps.json")).toEqual(["Newtonsoft.Json@13.0.1"]);
-    // Web, Api and Data are "project" libraries: the app and the projects it references.
-    expect(depsOf("lang/dotnet/trivy/parser/multi-project.deps.json")).toEqual(["Newtonsoft.Json@13.0.3"]);
-    // JsonDiffPatch has runtime assets, Libuv runtimeTargets (native libuv.so per RID), and
-    // System.Collections.Immutable no target entry at all (kept: nothing says it is absent).
-    // Microsoft.NETCore.App 1.1.2 and NETStandard.Library 1.6.0 list only dependencies and
-    // Microsoft.NETCore.Platforms 1.1.0 and System.Net.Http 4.1.0 nothing: the shared framework
-    // supplies their code, so they are not reported. trivy's expectation is the same set plus
-    // the root project hello2.
-    expect(depsOf("lang/dotnet/trivy/parser/without-runtime.deps.json")).toEqual([
-      "JsonDiffPatch@2.0.61",
-      "Libuv@1.9.1",
-      "System.Collections.Immutable@1.3.0",
-    ]);
-    // The test platform's own project library is skipped; its targets object is empty.
-    expect(depsOf("lang/dotnet/trivy/analyzer/datacollector.deps.json")).toEqual(["Newtonsoft.Json@9.0.1"]);
-  });
+  it.skipIf(!pkgdb)(
+    "reads trivy's deps.json files: projects skipped, packages without runtime assets skipped",
+    () => {
+      // ExampleApp1 (the project) is the app itself.
+      expect(depsOf("lang/dotnet/trivy/parser/happy.deps.json")).toEqual(["Newtonsoft.Json@13.0.1"]);
+      // Web, Api and Data are "project" libraries: the app and the projects it references.
+      expect(depsOf("lang/dotnet/trivy/parser/multi-project.deps.json")).toEqual(["Newtonsoft.Json@13.0.3"]);
+      // JsonDiffPatch has runtime assets, Libuv runtimeTargets (native libuv.so per RID), and
+      // System.Collections.Immutable no target entry at all (kept: nothing says it is absent).
+      // Microsoft.NETCore.App 1.1.2 and NETStandard.Library 1.6.0 list only dependencies and
+      // Microsoft.NETCore.Platforms 1.1.0 and System.Net.Http 4.1.0 nothing: the shared framework
+      // supplies their code, so they are not reported. trivy's expectation is the same set plus
+      // the root project hello2.
+      expect(depsOf("lang/dotnet/trivy/parser/without-runtime.deps.json")).toEqual([
+        "JsonDiffPatch@2.0.61",
+        "Libuv@1.9.1",
+        "System.Collections.Immutable@1.3.0",
+      ]);
+      // The test platform's own project library is skipped; its targets object is empty.
+      expect(depsOf("lang/dotnet/trivy/analyzer/datacollector.deps.json")).toEqual(["Newtonsoft.Json@9.0.1"]);
+    },
+  );
 
-  it("reports a self-contained app's runtime packs under the runtime pack's NuGet name", () => {
-    // "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/8.0.0" is the .NET 8.0.0 runtime the
-    // app carries; advisories for the runtime name Microsoft.NETCore.App.Runtime.linux-x64.
-    expect(depsOf("lang/dotnet/trivy/parser/self-contained.deps.json")).toEqual([
-      "Newtonsoft.Json@13.0.1",
-      "Microsoft.NETCore.App.Runtime.linux-x64@8.0.0",
-      "Microsoft.AspNetCore.App.Runtime.linux-x64@8.0.0",
-    ]);
-    expect(depsOf("lang/dotnet/snyk-docker-plugin/SelfContained.deps.json")).toEqual([
-      "AutoMapper@13.0.1",
-      "Microsoft.NETCore.App.Runtime.linux-x64@8.0.27",
-    ]);
-    // A runtimepack library written without the "runtimepack." prefix keeps its name.
-    expect(depsOf("lang/dotnet/snyk-docker-plugin/WithFramework.deps.json")).toEqual([
-      "Newtonsoft.Json@13.0.3",
-      "Microsoft.NETCore.App.Runtime.linux-x64@8.0.0",
-    ]);
-  });
+  it.skipIf(!pkgdb)(
+    "reports a self-contained app's runtime packs under the runtime pack's NuGet name",
+    () => {
+      // "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/8.0.0" is the .NET 8.0.0 runtime the
+      // app carries; advisories for the runtime name Microsoft.NETCore.App.Runtime.linux-x64.
+      expect(depsOf("lang/dotnet/trivy/parser/self-contained.deps.json")).toEqual([
+        "Newtonsoft.Json@13.0.1",
+        "Microsoft.NETCore.App.Runtime.linux-x64@8.0.0",
+        "Microsoft.AspNetCore.App.Runtime.linux-x64@8.0.0",
+      ]);
+      expect(depsOf("lang/dotnet/snyk-docker-plugin/SelfContained.deps.json")).toEqual([
+        "AutoMapper@13.0.1",
+        "Microsoft.NETCore.App.Runtime.linux-x64@8.0.27",
+      ]);
+      // A runtimepack library written without the "runtimepack." prefix keeps its name.
+      expect(depsOf("lang/dotnet/snyk-docker-plugin/WithFramework.deps.json")).toEqual([
+        "Newtonsoft.Json@13.0.3",
+        "Microsoft.NETCore.App.Runtime.linux-x64@8.0.0",
+      ]);
+    },
+  );
 
-  it("skips reference assemblies and meta-packages, keeps satellite resource packages", () => {
+  it.skipIf(!pkgdb)("skips reference assemblies and meta-packages, keeps satellite resource packages", () => {
     // The two referenceassembly libraries (versions 10.0.0.0) are compile-time only.
     expect(depsOf("lang/dotnet/syft/deps-with-referenceassembly/MyApp.deps.json")).toEqual([
       "Newtonsoft.Json@13.0.3",
@@ -162,22 +167,6 @@ describe(".NET deps.json", () => {
 });
 
 const root = join(import.meta.dirname, "../..");
-const bin = join(root, "bin/layerwatch.js");
-
-/** Runs the built CLI as a user would. */
-function layerwatch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("an Alpine image with a .NET app and a Rust lockfile, through the built CLI's sbom", () => {
   const apkDb = sharedData("pkgdb/apk/syft/multiple-2/lib/apk/db/installed");
@@ -227,17 +216,13 @@ describe("an Alpine image with a .NET app and a Rust lockfile, through the built
   it.skipIf(!present)(
     "lists NuGet and crates.io packages with their layers, and SPDX license expressions",
     async () => {
-      expect(
-        existsSync(join(root, "lib/inventory/extractors/dotnet.js")),
-        "lib/ is stale: run npm run build",
-      ).toBe(true);
-      const result = await layerwatch(["sbom", `oci:${layout}`, "--format", "json"]);
+      expect(isBuilt("lib/inventory/extractors/dotnet.js"), "lib/ is stale: run npm run build").toBe(true);
+      const result = await builtCli(["sbom", `oci:${layout}`, "--format", "json"]);
       // The only thing said on stderr: Alpine 3.16's support has ended.
-      expect(result.stderr).toMatch(
+      const report = expectReport(
+        result,
         /^layerwatch: warning: etc\/os-release: alpine 3\.16\.2 reached end of life on \d{4}-\d\d-\d\d; it gets no security fixes\n$/,
       );
-      expect(result.code).toBe(0);
-      const report = JSON.parse(result.stdout) as JsonReport;
       const row = (p: JsonReport["packages"][number]) => [
         p.name,
         p.version,
