@@ -19,7 +19,7 @@ import type { JsonReport } from "../src/report/model.js";
 import { cli } from "./helpers/cli.js";
 import { imageFromFixture, writeDockerArchive } from "./helpers/image-builder.js";
 import { zipFixtureEcosystem } from "./helpers/osv-zip.js";
-import { expectOneErrorLine } from "./helpers/report.js";
+import { expectOneErrorLine, layerlessFindingRows, withReport } from "./helpers/report.js";
 import { applyLayerDirectory } from "./helpers/unpack.js";
 
 const fixtureImage = join(import.meta.dirname, "../fixtures/images/debian-app");
@@ -32,7 +32,7 @@ let reference: JsonReport;
 
 async function scanJson(source: string, extra: string[] = []) {
   const run = await cli(["--db", db, "scan", source, "--format", "json", ...extra]);
-  return { ...run, report: run.stdout ? (JSON.parse(run.stdout) as JsonReport) : undefined };
+  return withReport(run);
 }
 
 /** What identifies a package, whichever layer it came from. */
@@ -42,16 +42,9 @@ function packageRows(report: JsonReport) {
     .sort((a, b) => `${a.purl} ${a.location}`.localeCompare(`${b.purl} ${b.location}`));
 }
 
+/** What a finding says, without the layer (a directory is one layer), by id and package. */
 function findingRows(report: JsonReport) {
-  return report.findings
-    .map((f) => ({
-      id: f.id,
-      pkg: f.package.name,
-      installed: f.installedVersion,
-      fixed: f.fixedVersion,
-      level: f.severity.level,
-    }))
-    .sort((a, b) => `${a.id} ${a.pkg}`.localeCompare(`${b.id} ${b.pkg}`));
+  return layerlessFindingRows(report).sort((a, b) => `${a.id} ${a.pkg}`.localeCompare(`${b.id} ${b.pkg}`));
 }
 
 /** Reads a rootfs through the loader, keeping every entry's metadata and the contents of `wanted`. */

@@ -3,7 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, InputError } from "../errors.js";
 import { parseJson } from "./json-blob.js";
-import { decodeLayerBlob } from "./layer-stream.js";
+import { BLOB_READ_CHUNK_BYTES, decodeLayerBlob } from "./layer-stream.js";
 import { parseImageConfig, selectManifest, shortDigest, verifyLayer } from "./manifest.js";
 import { assertSourcePath } from "./source-path.js";
 import { checkLayerCount } from "./tar-archive.js";
@@ -76,10 +76,13 @@ export async function loadOciLayout<T>(
           `${source.text}: the manifest names layer blob ${descriptor.digest}, which the layout does not contain`,
         );
       }
-      const decoded = await decodeLayerBlob(createReadStream(path), {
-        label,
-        maxLayerBytes: options.maxLayerBytes,
-      });
+      const decoded = await decodeLayerBlob(
+        createReadStream(path, { highWaterMark: BLOB_READ_CHUNK_BYTES }),
+        {
+          label,
+          maxLayerBytes: options.maxLayerBytes,
+        },
+      );
       const result = await processLayer(decoded.tar, { label });
       const info = verifyLayer(config, index, await decoded.facts, {
         label,

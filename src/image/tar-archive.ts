@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import { extract } from "tar-stream";
 import { describeError, InputError } from "../errors.js";
 import { parseJson } from "./json-blob.js";
-import { decodeLayerBlob } from "./layer-stream.js";
+import { BLOB_READ_CHUNK_BYTES, decodeLayerBlob } from "./layer-stream.js";
 import { parseImageConfig, selectManifest, shortDigest, verifyLayer } from "./manifest.js";
 import { peekBytes } from "./peek.js";
 import { assertSourcePath } from "./source-path.js";
@@ -57,7 +57,12 @@ export async function loadTarArchive<T>(
   options: ImageReadOptions,
 ): Promise<LoadedImage<T>> {
   await assertSourcePath(source, "file");
-  return loadTarStream(source, createReadStream(source.path), processLayer, options);
+  return loadTarStream(
+    source,
+    createReadStream(source.path, { highWaterMark: BLOB_READ_CHUNK_BYTES }),
+    processLayer,
+    options,
+  );
 }
 
 /**

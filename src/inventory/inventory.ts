@@ -10,6 +10,7 @@ import type {
   Inventory,
   InventoryWarning,
   Package,
+  PathHint,
 } from "./types.js";
 
 /** The view of the image filesystem the inventory needs. */
@@ -17,16 +18,110 @@ export interface FilesystemView {
   files(): Iterable<ImageFile>;
   file(path: string): ImageFile | undefined;
   versions(path: string): ImageFile[];
+  /**
+   * Whether some file that files() yields lies under a symlink, so that its path resolves to
+   * another file. A view without this is taken to have such files.
+   */
+  hasPathsThroughSymlinks?(): boolean;
 }
 
 const osPaths = new Set(distroPaths);
 
+/**
+ * The extractors whose path hints let a path through, found with a lookup or two by its file
+ * name, its last extension and its parent directory: an image's paths are mostly turned away
+ * here, without asking each extractor's wants().
+ */
+class PathDispatch {
+  private readonly byFileName = new Map<string, Extractor[]>();
+  /** Keyed by a suffix's last extension, lower case (".json" for ".deps.json"). */
+  private readonly bySuffix = new Map<string, Array<{ suffix: string; extractor: Extractor }>>();
+  private readonly byDirectory = new Map<string, Extractor[]>();
+  /** The lengths of the suffixes' last extensions and of the directories: most paths' differ,
+   * which spares cutting their extension or directory out to look it up. */
+  private readonly extensionLengths = new Set<number>();
+  private readonly directoryLengths = new Set<number>();
+  /** Extractors without a hint: asked about every path. */
+  private readonly unhinted: Extractor[] = [];
+  private readonly order: Map<Extractor, number>;
+
+  constructor(all: readonly Extractor[]) {
+    this.order = new Map(all.map((extractor, index) => [extractor, index]));
+    const add = (map: Map<string, Extractor[]>, key: string, extractor: Extractor) => {
+      const list = map.get(key) ?? [];
+      if (!list.includes(extractor)) list.push(extractor);
+      map.set(key, list);
+    };
+    for (const extractor of all) {
+      const hint: PathHint | undefined = extractor.pathHint;
+      if (!hint) {
+        this.unhinted.push(extractor);
+        continue;
+      }
+      for (const name of hint.fileNames ?? []) add(this.byFileName, name, extractor);
+      for (const directory of hint.directories ?? []) {
+        add(this.byDirectory, directory, extractor);
+        this.directoryLengths.add(directory.length);
+      }
+      for (const suffix of hint.suffixes ?? []) {
+        // A suffix ends within the file name, so it is found by the name's last extension.
+        if (!suffix.startsWith(".") || suffix.includes("/"))
+          throw new Error(
+            `${extractor.name}: path hint suffix ${suffix} must start with "." and hold no "/"`,
+          );
+        const lower = suffix.toLowerCase();
+        const key = lower.slice(lower.lastIndexOf("."));
+        this.bySuffix.set(key, [...(this.bySuffix.get(key) ?? []), { suffix: lower, extractor }]);
+        this.extensionLengths.add(key.length);
+      }
+    }
+  }
+
+  /** The extractors, in registry order, whose wants() or needs() may accept `path`. */
+  candidates(path: string): readonly Extractor[] {
+    const slash = path.lastIndexOf("/");
+    const name = slash < 0 ? path : path.slice(slash + 1);
+    let found: readonly Extractor[] = this.byFileName.get(name) ?? none;
+    const dot = name.lastIndexOf(".");
+    if (dot >= 0 && this.extensionLengths.has(name.length - dot)) {
+      const suffixed = this.bySuffix.get(name.slice(dot).toLowerCase());
+      if (suffixed) {
+        const lower = name.toLowerCase();
+        for (const { suffix, extractor } of suffixed)
+          if (lower.endsWith(suffix)) found = this.merge(found, [extractor]);
+      }
+    }
+    if (slash > 0 && this.directoryLengths.has(slash)) {
+      const inDirectory = this.byDirectory.get(path.slice(0, slash));
+      if (inDirectory) found = this.merge(found, inDirectory);
+    }
+    return this.unhinted.length > 0 ? this.merge(found, this.unhinted) : found;
+  }
+
+  private merge(a: readonly Extractor[], b: readonly Extractor[]): readonly Extractor[] {
+    if (a.length === 0) return b;
+    const order = (extractor: Extractor) => this.order.get(extractor) ?? 0;
+    return [...new Set([...a, ...b])].sort((x, y) => order(x) - order(y));
+  }
+}
+
+const none: readonly Extractor[] = [];
+const dispatch = new PathDispatch(extractors);
+
+/**
+ * The extractors, in registry order, that may want or need `path`: a superset of those whose
+ * wants() or needs() accepts it, told from their path hints.
+ */
+export function candidateExtractors(path: string): readonly Extractor[] {
+  return dispatch.candidates(path);
+}
+
 /** Whether any part of the inventory needs this path's contents: layers keep only these. */
 export function inventoryWants(path: string): boolean {
-  return (
-    osPaths.has(path) ||
-    extractors.some((extractor) => extractor.wants(path) || extractor.needs?.(path) === true)
-  );
+  if (osPaths.has(path)) return true;
+  for (const extractor of dispatch.candidates(path))
+    if (extractor.wants(path) || extractor.needs?.(path) === true) return true;
+  return false;
 }
 
 /** The condensers the extractors read through, each once (several extractors may share one). */
@@ -234,9 +329,17 @@ export function buildInventory(fs: FilesystemView): Inventory {
     return file?.condensedBy === undefined ? file?.content : undefined;
   };
   const packages: Package[] = [];
+  const throughSymlinks = fs.hasPathsThroughSymlinks?.() ?? true;
   for (const entry of fs.files()) {
     if (entry.type !== "file" && entry.type !== "hardlink") continue;
+    // Only these extractors can want the path (their path hints say so)...
+    const candidates = dispatch.candidates(entry.path);
+    // ...and a condensing one finds versions only where the current one was condensed: this
+    // file, when its path leads to itself (no symlink on the way); a hard link's target.
+    const condensable = entry.type === "hardlink" || entry.condensedBy !== undefined || throughSymlinks;
+    if (candidates.length === 0 && !condensable) continue;
     for (const extractor of extractors) {
+      if (!(condensable && extractor.condensed) && !candidates.includes(extractor)) continue;
       if (extractor.condensed && !extractor.wants(entry.path)) {
         const versions = condensedVersions(fs, entry, extractor.condensed.name);
         if (versions.length > 0)

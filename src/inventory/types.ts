@@ -111,6 +111,13 @@ export interface Extractor {
   /** The package databases: each is kept and handed to extract(). */
   wants(path: string): boolean;
   /**
+   * Which paths wants() and needs() can accept at all, so that most of an image's paths are
+   * turned away with a map lookup instead of asking every extractor. Without it, both are asked
+   * of every path. wants() and needs() stay the final word: a hint may let through paths they
+   * refuse, never hold back one they accept (test/inventory/path-hints.test.ts checks this).
+   */
+  readonly pathHint?: PathHint;
+  /**
    * Companion files that extract() reads through `context.readFile` but that hold no packages of
    * their own (dpkg's info/*.list): layers keep their contents, extract() is never called on them.
    */
@@ -121,6 +128,18 @@ export interface Extractor {
    */
   readonly condensed?: FileCondenser;
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[];
+}
+
+/**
+ * Where an extractor's paths can be, by their last part: a path is let through when its file
+ * name is one of `fileNames`, it ends with one of `suffixes` (compared without regard to case;
+ * each starts with "."), or its parent directory is one of `directories`. An empty hint lets
+ * nothing through (an extractor that reads only condensed files).
+ */
+export interface PathHint {
+  readonly fileNames?: readonly string[];
+  readonly suffixes?: readonly string[];
+  readonly directories?: readonly string[];
 }
 
 /**

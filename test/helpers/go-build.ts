@@ -214,6 +214,26 @@ async function build(dir: string, cacheRoot: string, key: string): Promise<void>
   }
 }
 
+/**
+ * Fills a cache entry: `fill` writes into a scratch folder beside `dir`, which then becomes `dir`
+ * in one rename, so a reader never sees half an entry. When another process made the entry
+ * first, theirs is kept.
+ */
+export async function fillCacheEntry(dir: string, fill: (work: string) => Promise<void>): Promise<void> {
+  const work = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await mkdir(work, { recursive: true });
+    await fill(work);
+    try {
+      await rename(work, dir);
+    } catch (error) {
+      if (!existsSync(dir)) throw error;
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 /** A module line of `go version -m`: its kind and fields, replacements attached to their module. */
 export interface GoVersionModule {
   kind: "mod" | "dep";
@@ -268,9 +288,7 @@ export async function esbuild0140Binaries(cacheRoot = testBinaryCacheDir()): Pro
     Object.entries(ESBUILD_PACKAGES).map(([platform, path]) => [platform, join(dir, platform, path)]),
   );
   if (Object.values(binaries).every((path) => existsSync(path))) return binaries;
-  const work = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await mkdir(work, { recursive: true });
+  await fillCacheEntry(dir, async (work) => {
     const specs = Object.keys(ESBUILD_PACKAGES).map((platform) => `esbuild-${platform}@0.14.0`);
     try {
       await run("npm", ["pack", "--silent", "--pack-destination", work, ...specs], {
@@ -284,14 +302,7 @@ export async function esbuild0140Binaries(cacheRoot = testBinaryCacheDir()): Pro
       await mkdir(join(work, platform));
       await run("tar", ["-xzf", join(work, `esbuild-${platform}-0.14.0.tgz`), "-C", join(work, platform)]);
     }
-    try {
-      await rename(work, dir);
-    } catch (error) {
-      if (!existsSync(dir)) throw error;
-    }
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
   return binaries;
 }
 
@@ -320,19 +331,10 @@ export async function bullseyeGosu(cacheRoot = testBinaryCacheDir()): Promise<st
   const digest = createHash("sha256").update(body).digest("hex");
   if (digest !== GOSU_DEB.sha256)
     throw new Error(`${GOSU_DEB.url}: sha256 ${digest}, not ${GOSU_DEB.sha256}`);
-  const work = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await mkdir(work, { recursive: true });
+  await fillCacheEntry(dir, async (work) => {
     await writeFile(join(work, "gosu.deb"), body);
     await run("dpkg-deb", ["-x", join(work, "gosu.deb"), work]);
     await rm(join(work, "gosu.deb"));
-    try {
-      await rename(work, dir);
-    } catch (error) {
-      if (!existsSync(dir)) throw error;
-    }
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
   return binary;
 }

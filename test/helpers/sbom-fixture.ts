@@ -5,15 +5,21 @@
  * is no SPDX expression, an SPDX expression that is a LicenseRef, and a Maven jar (a SHA-1).
  */
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "vitest";
 import yazl from "yazl";
+import type { JsonReport, ReportPackage } from "../../src/report/model.js";
+import { builtCli, cli } from "./cli.js";
+import { buildDebianImage, type DebianImage, listDpkgPackages } from "./debian-image.js";
 import {
   type BuiltImage,
   buildImage,
   type FixtureLayer,
   filesFromDirectory,
   type LayerFile,
+  writeDockerArchive,
 } from "./image-builder.js";
 
 const fixtureImage = join(import.meta.dirname, "../../fixtures/images/debian-app");
@@ -118,4 +124,118 @@ export function normaliseSbom(text: string): string {
   return text
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z/g, "TIMESTAMP")
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "UUID");
+}
+
+export type SbomFormat = "cyclonedx" | "spdx";
+
+/** The fixture image as a docker-archive, with the JSON report and the SBOM the CLI makes of it. */
+export interface RenderedSbomFixture {
+  /** A scratch folder holding the archive; the caller removes it. */
+  work: string;
+  fixture: SbomFixture;
+  /** The image source the CLI was given (docker-archive:PATH). */
+  source: string;
+  report: JsonReport;
+  /** The SBOM as the CLI printed it. */
+  text: string;
+}
+
+export async function renderSbomFixture(format: SbomFormat): Promise<RenderedSbomFixture> {
+  const work = await mkdtemp(join(tmpdir(), `layerwatch-${format}-`));
+  const fixture = await buildSbomFixture();
+  const archive = join(work, "image.tar");
+  await writeDockerArchive(fixture.image, archive);
+  const source = `docker-archive:${archive}`;
+  const json = await cli(["sbom", source, "--format", "json"]);
+  expect(json.code).toBe(0);
+  const report = JSON.parse(json.stdout) as JsonReport;
+  const run = await cli(["sbom", source, "--format", format]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  return { work, fixture, source, report, text: run.stdout };
+}
+
+/**
+ * Renders the image's SBOM again: the text differs (a new timestamp and random UUIDs) and is the
+ * same once those are replaced.
+ */
+export async function expectSameSbomAgain(source: string, format: SbomFormat, text: string): Promise<void> {
+  const again = await cli(["sbom", source, "--format", format]);
+  expect(again.stdout).not.toBe(text);
+  expect(normaliseSbom(again.stdout)).toBe(normaliseSbom(text));
+}
+
+/**
+ * Has the installed binary write the SBOM to `output` with -o, saying nothing on stderr and
+ * exiting 0; returns what it printed on stdout and the parsed file.
+ */
+export async function writeSbomWithBinary(
+  source: string,
+  format: SbomFormat,
+  output: string,
+): Promise<{ stdout: string; written: unknown }> {
+  const run = await builtCli(["sbom", source, "--format", format, "-o", output]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  return { stdout: run.stdout, written: JSON.parse(await readFile(output, "utf8")) };
+}
+
+/** A debootstrapped bookworm (test/helpers/debian-image.ts) and the SBOM the CLI makes of its OCI layout. */
+export async function renderDebianSbom(format: SbomFormat): Promise<{ debian: DebianImage; text: string }> {
+  const debian = await buildDebianImage();
+  const run = await cli(["sbom", `oci:${debian.layoutDir}:${debian.refName}`, "--format", format]);
+  expect(run.code).toBe(0);
+  return { debian, text: run.stdout };
+}
+
+/** What the Debian-image check needs of one SBOM package, whichever format describes it. */
+export interface SbomPackageView {
+  name: string;
+  version: string | undefined;
+  /** The value of a layerwatch:KEY property or annotation. */
+  fact(key: string): string | undefined;
+}
+
+/**
+ * The SBOM's deb packages of the debootstrapped image are exactly the packages dpkg lists there,
+ * each found in the status file of the image's first layer.
+ */
+export async function expectDpkgPackagesListed(debian: DebianImage, debs: SbomPackageView[]): Promise<void> {
+  const dpkg = await listDpkgPackages(debian.rootfsDir);
+  expect(dpkg.length).toBeGreaterThan(50);
+  expect(debs.map((deb) => `${deb.name} ${deb.version}`).sort()).toEqual(
+    dpkg.map((p) => `${p.name} ${p.version}`).sort(),
+  );
+  for (const deb of debs) {
+    expect(deb.fact("layerwatch:layer")).toBe("0");
+    expect(deb.fact("layerwatch:location")).toBe("var/lib/dpkg/status");
+    expect(deb.fact("layerwatch:layer:diffId")).toBe(debian.layers[0]?.diffId);
+  }
+}
+
+/**
+ * A package's facts as the contract (notes/sbom-contract.md) names them, from the JSON report:
+ * what a CycloneDX component's properties and an SPDX package's annotations must both say.
+ */
+export function expectedSbomFacts(pkg: ReportPackage): Record<string, string[]> {
+  const facts: Record<string, string | number | boolean | undefined> = {
+    location: pkg.location,
+    layer: pkg.layer?.index,
+    "layer:diffId": pkg.layer?.diffId,
+    foundBy: (pkg as { foundBy?: string }).foundBy,
+    ecosystem: pkg.ecosystem,
+    sourceName: pkg.sourceName,
+    sourceVersion: pkg.sourceVersion,
+    arch: pkg.arch,
+    epoch: pkg.epoch,
+    vendor: pkg.vendor,
+    modularityLabel: pkg.modularityLabel,
+    dev: pkg.dev,
+    osOwned: pkg.osOwned,
+    license: pkg.license,
+  };
+  const out: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(facts))
+    if (value !== undefined && value !== "") out[`layerwatch:${key}`] = [String(value)];
+  return out;
 }

@@ -9,20 +9,20 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { looksLikeAuditData, plausibleZlibStart } from "../../src/inventory/binary/cargo-audit.js";
-import { executableFiles } from "../../src/inventory/binary/condense.js";
 import { cargoAuditableExtractor } from "../../src/inventory/extractors/cargo-auditable.js";
 import { goBinaryExtractor } from "../../src/inventory/extractors/go-binary.js";
 import type { ExtractedPackage, Extractor } from "../../src/inventory/types.js";
 import type { JsonReport } from "../../src/report/model.js";
 import { cli } from "../helpers/cli.js";
-import { buildGoPrograms, goUnavailable, testBinaryCacheDir } from "../helpers/go-build.js";
+import { buildGoPrograms, fillCacheEntry, goUnavailable, testBinaryCacheDir } from "../helpers/go-build.js";
 import { buildImage, writeOciLayout } from "../helpers/image-builder.js";
+import { condenseExecutable, extractFile, extractStreamed } from "../helpers/inventory.js";
 import { findTool, run } from "../helpers/tools.js";
 
 /** The dependency list as cargo-auditable writes it (serde_json, compact), with real crates.io releases. */
@@ -56,31 +56,12 @@ function compressed(document: unknown, level = 7): Buffer {
   return deflateSync(Buffer.from(JSON.stringify(document)), { level });
 }
 
-function condense(bytes: Buffer, chunkSize = 65_536): Buffer | undefined {
-  const condenser = executableFiles.open(bytes.length);
-  for (let at = 0; at < bytes.length; at += chunkSize)
-    if (!condenser.write(bytes.subarray(at, at + chunkSize))) break;
-  return condenser.end();
-}
-
-function extract(content: Buffer, extractor: Extractor = cargoAuditableExtractor) {
-  const warnings: string[] = [];
-  const packages = extractor.extract("usr/local/bin/hello", content, {
-    warn: (w) => warnings.push(w),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
-
-/** Kept while streaming, and the same read from the kept parts as from the whole file. */
-function extractStreamed(bytes: Buffer, chunkSize?: number) {
-  const kept = condense(bytes, chunkSize);
-  expect(kept, "something kept").toBeDefined();
-  expect((kept as Buffer).length).toBeLessThan(16 * 1024);
-  const streamed = extract(kept as Buffer);
-  expect(streamed).toEqual(extract(bytes));
-  return streamed;
-}
+const HELLO = "usr/local/bin/hello";
+const extract = (content: Buffer, extractor: Extractor = cargoAuditableExtractor) =>
+  extractFile(extractor, HELLO, content);
+/** What a layer keeps of the executable, checked to be little and to read the same as the whole file. */
+const extractKept = (bytes: Buffer, chunkSize?: number) =>
+  extractStreamed(cargoAuditableExtractor, HELLO, bytes, chunkSize);
 
 function unavailable(): string | undefined {
   const missing = [
@@ -100,19 +81,12 @@ async function rustProgram(): Promise<string> {
   const dir = join(testBinaryCacheDir(), `rust-${key}`);
   const binary = join(dir, "hello");
   if (existsSync(binary)) return binary;
-  const work = `${dir}.${process.pid}.tmp`;
-  await mkdir(work, { recursive: true });
-  try {
+  await fillCacheEntry(dir, async (work) => {
     await writeFile(join(work, "hello.rs"), source);
     await run("rustc", ["-C", "opt-level=1", "-o", join(work, "hello"), join(work, "hello.rs")], {
       timeoutMs: 240_000,
     });
-    await rename(work, dir).catch((error: unknown) => {
-      if (!existsSync(dir)) throw error;
-    });
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
   return binary;
 }
 
@@ -182,12 +156,15 @@ describe.skipIf(unavailable() !== undefined)("a Rust executable with a .dep-v0 s
       ),
     );
     expect(Number.parseInt(section?.[1] as string, 16)).toBeGreaterThan(loadedEnd);
-    const { packages, warnings } = extractStreamed(auditable);
+    const { packages, warnings } = extractKept(auditable);
     expect(warnings).toEqual([]);
     expect(packages.map(row)).toEqual(EXPECTED);
     // Nothing is kept of the program without it, nor read as Go.
-    expect(condense(readFileSync(program))).toBeUndefined();
-    expect(extract(condense(auditable) as Buffer, goBinaryExtractor)).toEqual({ packages: [], warnings: [] });
+    expect(condenseExecutable(readFileSync(program))).toBeUndefined();
+    expect(extract(condenseExecutable(auditable) as Buffer, goBinaryExtractor)).toEqual({
+      packages: [],
+      warnings: [],
+    });
   });
 
   it("finds the data without section headers, whatever the chunks", () => {
@@ -195,13 +172,13 @@ describe.skipIf(unavailable() !== undefined)("a Rust executable with a .dep-v0 s
     bytes.fill(0, 0x28, 0x30);
     bytes.fill(0, 0x3c, 0x40);
     for (const size of [4096, 65_536, 1 << 20, 100_003])
-      expect(extractStreamed(bytes, size).packages.map(row), `chunks of ${size}`).toEqual(EXPECTED);
+      expect(extractKept(bytes, size).packages.map(row), `chunks of ${size}`).toEqual(EXPECTED);
   });
 
   it("warns once for data cut short, and for each package entry it cannot read", async () => {
     const full = compressed(AUDIT);
     const cut = await withAuditSection(program, full.subarray(0, full.length - 40), "cut");
-    const result = extract(condense(cut) as Buffer);
+    const result = extract(condenseExecutable(cut) as Buffer);
     expect(result.packages).toEqual([]);
     // The section's stream stops short, and what follows it is not its rest.
     expect(result.warnings).toEqual([
@@ -211,7 +188,7 @@ describe.skipIf(unavailable() !== undefined)("a Rust executable with a .dep-v0 s
     ]);
     // The file itself ends inside the stream.
     const at = auditable.indexOf(full.subarray(0, 16));
-    const truncated = extract(condense(auditable.subarray(0, at + 100)) as Buffer);
+    const truncated = extract(condenseExecutable(auditable.subarray(0, at + 100)) as Buffer);
     expect(truncated.packages).toEqual([]);
     expect(truncated.warnings).toEqual([
       `cargo-auditable data at 0x${at.toString(16)} cannot be inflated (unexpected end of file)`,
@@ -223,7 +200,7 @@ describe.skipIf(unavailable() !== undefined)("a Rust executable with a .dep-v0 s
       }),
       "odd",
     );
-    expect(extract(condense(odd) as Buffer)).toEqual({
+    expect(extract(condenseExecutable(odd) as Buffer)).toEqual({
       packages: [
         { name: "ok", version: "1.0.0", type: "cargo", purl: "pkg:cargo/ok@1.0.0", ecosystem: "crates.io" },
       ],
@@ -270,8 +247,8 @@ describe.skipIf(goUnavailable() !== undefined || findTool("objcopy") === undefin
       const exe = builds.binaries["windows-amd64.exe"] as string;
       const bytes = await withAuditSection(exe, compressed(AUDIT), "tool.exe");
       expect(execFileSync("objdump", ["-h", join(work, "tool.exe")]).toString()).toMatch(/\.dep-v0/);
-      expect(extractStreamed(bytes).packages.map(row)).toEqual(EXPECTED);
-      const go = extract(condense(bytes) as Buffer, goBinaryExtractor);
+      expect(extractKept(bytes).packages.map(row)).toEqual(EXPECTED);
+      const go = extract(condenseExecutable(bytes) as Buffer, goBinaryExtractor);
       expect(go.packages.map((p) => p.name)).toEqual([
         "stdlib",
         "example.com/app",

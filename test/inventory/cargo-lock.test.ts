@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { cargoLockExtractor } from "../../src/inventory/extractors/cargo-lock.js";
 import { extractFile } from "../helpers/inventory.js";
 import { sharedData } from "../helpers/shared-data.js";
+import { syftCoverage } from "../helpers/syft-coverage.js";
 
 /** The shared package databases; the tests that read them skip without them. */
 const pkgdb = sharedData("pkgdb");
@@ -98,13 +99,10 @@ describe("Rust Cargo.lock", () => {
   );
 
   it("agrees with syft's expectation for its coverage tree", () => {
-    const expectedFile = sharedData("pkgdb/syft-image-pkg-coverage/expected.json");
+    const coverage = syftCoverage();
     const found = cratesOf("syft-image-pkg-coverage/pkgs/rust/Cargo.lock");
-    if (!expectedFile || !found) return;
-    const expected = JSON.parse(readFileSync(expectedFile, "utf8")) as {
-      cases: Array<{ name: string; packages: Array<{ name: string; version: string }> }>;
-    };
-    const syftCase = expected.cases.find((c) => c.name === "find rust crates");
+    if (!coverage || !found) return;
+    const syftCase = coverage.cases.find((c) => c.name === "find rust crates");
     expect(found.sort()).toEqual((syftCase?.packages ?? []).map((p) => `${p.name}@${p.version}`).sort());
     expect(found).toHaveLength(3);
   });

@@ -32,35 +32,15 @@ import {
   goVersionM,
 } from "../helpers/go-build.js";
 import { buildImage, type LayerFile, tarOf, writeOciLayout } from "../helpers/image-builder.js";
+import { condenseExecutable, extractFile, extractStreamed } from "../helpers/inventory.js";
 import { compileSchema } from "../helpers/schema.js";
 import { findTool } from "../helpers/tools.js";
 
-/** Streams a file through the executable condenser in chunks of `chunkSize`, as a layer would. */
-function condense(bytes: Buffer, chunkSize = 64 * 1024): Buffer | undefined {
-  const condenser = executableFiles.open(bytes.length);
-  for (let at = 0; at < bytes.length; at += chunkSize)
-    if (!condenser.write(bytes.subarray(at, at + chunkSize))) break;
-  return condenser.end();
-}
-
-function extract(content: Buffer) {
-  const warnings: string[] = [];
-  const packages = goBinaryExtractor.extract("usr/local/bin/app", content, {
-    warn: (w) => warnings.push(w),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
-
-/** Condenses, checks the kept bytes are few and read the same as the whole file, and extracts. */
-function extractStreamed(bytes: Buffer, chunkSize?: number) {
-  const kept = condense(bytes, chunkSize);
-  expect(kept, "something kept").toBeDefined();
-  expect((kept as Buffer).length).toBeLessThan(16 * 1024);
-  const streamed = extract(kept as Buffer);
-  expect(streamed).toEqual(extract(bytes));
-  return streamed;
-}
+const APP = "usr/local/bin/app";
+const extract = (content: Buffer) => extractFile(goBinaryExtractor, APP, content);
+/** What a layer keeps of the executable, checked to be little and to read the same as the whole file. */
+const extractKept = (bytes: Buffer, chunkSize?: number) =>
+  extractStreamed(goBinaryExtractor, APP, bytes, chunkSize);
 
 type Row = [string, string, string | undefined, string];
 const row = (p: ExtractedPackage): Row => [p.name, p.version, p.ecosystem, p.purl];
@@ -152,7 +132,7 @@ describe("Debian 12's Go programs (go1.19.8, GOPATH builds: no modules)", () => 
 
   it.skipIf(programs.length === 0)("reads the Go version from what a stream keeps of each", async () => {
     for (const path of programs) {
-      const { packages, warnings } = extractStreamed(readFileSync(path));
+      const { packages, warnings } = extractKept(readFileSync(path));
       expect(warnings, path).toEqual([]);
       // Checked by hand: `go version -m` prints go1.19.8 and path/build lines only.
       expect(packages.map(row), path).toEqual([stdlib("v1.19.8")]);
@@ -179,7 +159,7 @@ describe("Debian 12's Go programs (go1.19.8, GOPATH builds: no modules)", () => 
           rmSync(copy, { force: true });
         }
       }
-      expect(extractStreamed(bytes, 4096).packages.map(row)).toEqual([stdlib("v1.19.8")]);
+      expect(extractKept(bytes, 4096).packages.map(row)).toEqual([stdlib("v1.19.8")]);
     },
   );
 });
@@ -212,7 +192,7 @@ describe.skipIf(goUnavailable() !== undefined)("Go 1.18+ builds made here (inlin
       "linux-amd64-stripped",
     ]) {
       const file = builds.binaries[target] as string;
-      const { packages, warnings } = extractStreamed(readFileSync(file), 7919);
+      const { packages, warnings } = extractKept(readFileSync(file), 7919);
       expect(warnings, target).toEqual([]);
       expect(packages.map(row), target).toEqual(expected());
       await checkAgainstGo(file, packages);
@@ -222,7 +202,7 @@ describe.skipIf(goUnavailable() !== undefined)("Go 1.18+ builds made here (inlin
   it("drops a GOEXPERIMENT suffix from the Go version", async () => {
     const file = builds.binaries["linux-amd64-experiment"] as string;
     expect((await goVersionM(file)).goVersion).toBe(`${builds.goVersion} X:fieldtrack`);
-    expect(extractStreamed(readFileSync(file)).packages.map(row)).toEqual(expected());
+    expect(extractKept(readFileSync(file)).packages.map(row)).toEqual(expected());
   });
 
   it("finds the build info however the stream is cut into chunks", () => {
@@ -245,7 +225,7 @@ describe.skipIf(goUnavailable() !== undefined)("Go 1.18+ builds made here (inlin
     const bytes = readFileSync(builds.binaries["linux-amd64"] as string);
     const start = bytes.indexOf(GO_BUILDINFO_MAGIC);
     const truncated = bytes.subarray(0, start + 100);
-    const cut = extract(condense(truncated) as Buffer);
+    const cut = extract(condenseExecutable(truncated) as Buffer);
     expect(cut.packages).toEqual([]);
     expect(cut.warnings).toEqual([
       expect.stringMatching(/^Go build info unreadable: the module information at 0x[0-9a-f]+ is cut short$/),
@@ -255,7 +235,7 @@ describe.skipIf(goUnavailable() !== undefined)("Go 1.18+ builds made here (inlin
     const versionLength = hostile[start + 32] as number;
     hostile.fill(0xff, start + 33 + versionLength, start + 33 + versionLength + 9);
     hostile[start + 33 + versionLength + 9] = 0x01;
-    const bad = extract(condense(hostile) as Buffer);
+    const bad = extract(condenseExecutable(hostile) as Buffer);
     expect(bad.packages).toEqual([]);
     expect(bad.warnings).toEqual([expect.stringMatching(/module information.*(invalid|limit)/)]);
   });
@@ -272,7 +252,7 @@ describe.skipIf(goUnavailable() !== undefined)("Go 1.18+ builds made here (inlin
           for (const [at, value] of edits) copy[at] = value;
           const file = Buffer.concat([bytes.subarray(0, start), copy]);
           expect(() => readGoBuildInfo(new DenseView(file))).not.toThrow();
-          const kept = condense(file);
+          const kept = condenseExecutable(file);
           if (kept) expect(() => extract(kept)).not.toThrow();
         },
       ),
@@ -316,7 +296,7 @@ describe("Go 1.13-1.17 builds (build info pointing at its strings)", () => {
       const bytes = readFileSync(file);
       const flags = bytes[bytes.indexOf(GO_BUILDINFO_MAGIC) + 15];
       expect(flags, `${platform}: pointer format`).toBe(0);
-      const { packages, warnings } = extractStreamed(bytes, 65_536);
+      const { packages, warnings } = extractKept(bytes, 65_536);
       expect(warnings, platform).toEqual([]);
       expect(packages.map(row), platform).toEqual(expected[platform]);
       await checkAgainstGo(file, packages);
@@ -334,7 +314,7 @@ describe("Go 1.13-1.17 builds (build info pointing at its strings)", () => {
       return;
     }
     const bytes = readFileSync(file);
-    const { packages, warnings } = extractStreamed(bytes, 10_000);
+    const { packages, warnings } = extractKept(bytes, 10_000);
     expect(warnings).toEqual([]);
     expect(packages.map(row)).toEqual([stdlib("v1.15.9")]);
     await checkAgainstGo(file, packages);
@@ -343,7 +323,7 @@ describe("Go 1.13-1.17 builds (build info pointing at its strings)", () => {
     const start = bytes.indexOf(GO_BUILDINFO_MAGIC);
     const wild = Buffer.from(bytes);
     wild.writeBigUInt64LE(0x7fff_ffff_0000n, start + 16);
-    expect(extract(condense(wild) as Buffer)).toEqual({
+    expect(extract(condenseExecutable(wild) as Buffer)).toEqual({
       packages: [],
       warnings: [
         "Go build info unreadable: the Go version pointer 0x7fffffff0000 is outside the file's mapped data",
@@ -353,7 +333,7 @@ describe("Go 1.13-1.17 builds (build info pointing at its strings)", () => {
     // The data segment is mapped at 0x61e000 from file offset 0x21e000 (readelf -l).
     const header = Number(long.readBigUInt64LE(start + 16)) - 0x61e000 + 0x21e000;
     long.writeBigUInt64LE(0xffff_ffff_ffffn, header + 8);
-    expect(extract(condense(long) as Buffer).warnings).toEqual([
+    expect(extract(condenseExecutable(long) as Buffer).warnings).toEqual([
       `Go build info unreadable: the Go version claims ${0xffff_ffff_ffff} bytes, over the 4096-byte limit`,
     ]);
   });

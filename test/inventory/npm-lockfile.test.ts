@@ -9,17 +9,11 @@ import type { ExtractedPackage } from "../../src/inventory/types.js";
 import type { JsonReport } from "../../src/report/model.js";
 import { cli } from "../helpers/cli.js";
 import { buildImage, writeOciLayout } from "../helpers/image-builder.js";
+import { extractFile } from "../helpers/inventory.js";
 import { compileSchema } from "../helpers/schema.js";
 import { sharedData } from "../helpers/shared-data.js";
 
-function extract(path: string, text: string | Buffer) {
-  const warnings: string[] = [];
-  const packages = npmLockfileExtractor.extract(path, Buffer.isBuffer(text) ? text : Buffer.from(text), {
-    warn: (w) => warnings.push(w),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
+const extract = (path: string, text: string | Buffer) => extractFile(npmLockfileExtractor, path, text);
 
 const ids = (packages: ExtractedPackage[]) => packages.map((p) => `${p.name}@${p.version}`).sort();
 const devIds = (packages: ExtractedPackage[]) =>

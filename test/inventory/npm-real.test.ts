@@ -5,14 +5,12 @@
  * layout. What layerwatch reports is compared with the tree npm wrote to disk, and the scan with
  * the findings read by hand from the real GitHub advisories in the shared data.
  */
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
-import type { JsonReport } from "../../src/report/model.js";
 import { zipMembers } from "../../src/vulndb/zip.js";
+import { builtCli, isBuilt } from "../helpers/cli.js";
 import { buildImage, filesFromDirectory, type LayerFile, writeOciLayout } from "../helpers/image-builder.js";
 import {
   type InstalledNpmPackage,
@@ -21,28 +19,12 @@ import {
   RegistryUnreachable,
   walkNodeModules,
 } from "../helpers/npm-install.js";
+import { expectReport, findingsByPackage } from "../helpers/report.js";
 import { sharedData } from "../helpers/shared-data.js";
 
-const root = join(import.meta.dirname, "../..");
-const bin = join(root, "bin/layerwatch.js");
 /** The image has no OS layer, which the CLI says, and nothing else. */
 const noOsWarning =
   "layerwatch: warning: image: no OS release found (etc/os-release); OS packages are not matched\n";
-
-/** Runs the built CLI as a user would; resolves with its exit code and output. */
-function layerwatch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Puts a directory's files under `prefix` in the layer, with the prefix's own folders first. */
 async function filesUnder(dir: string, prefix: string): Promise<LayerFile[]> {
@@ -86,7 +68,7 @@ describe("a real npm install of express, lodash and minimist, scanned through th
       console.warn(`skipping the real npm install tests: ${unavailable}`);
       return;
     }
-    expect(existsSync(join(root, "lib/cli/main.js")), "lib/ is missing: run npm run build").toBe(true);
+    expect(isBuilt(), "lib/ is missing: run npm run build").toBe(true);
     const globalPrefix = project.globalPrefix as string;
     appTree = await walkNodeModules(project.projectDir);
     globalTree = await walkNodeModules(globalPrefix, "lib/node_modules");
@@ -150,10 +132,8 @@ describe("a real npm install of express, lodash and minimist, scanned through th
 
   it("sbom lists every installed package once, at its own location and layer", async (context) => {
     skipIfUnavailable(context);
-    const sbom = await layerwatch(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
-    expect(sbom.stderr).toBe(noOsWarning);
-    expect(sbom.code).toBe(0);
-    const report = JSON.parse(sbom.stdout) as JsonReport;
+    const sbom = await builtCli(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
+    const report = expectReport(sbom, noOsWarning);
     const npmPackages = report.packages.filter((p) => p.type === "npm");
     const expected = [
       ...appTree.map((p) => keyed(p, "app", 0)),
@@ -188,24 +168,13 @@ describe("a real npm install of express, lodash and minimist, scanned through th
     }
     expect(records).toBeGreaterThanOrEqual(20);
     const db = join(work, "npm.sqlite");
-    const imported = await layerwatch(["--db", db, "db", "import", osv]);
+    const imported = await builtCli(["--db", db, "db", "import", osv]);
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout).toContain(`imported ${records} records, skipped 0`);
 
-    const scan = await layerwatch(["--db", db, "scan", `oci:${layout}`, "--format", "json", "--no-cache"]);
-    expect(scan.stderr).toBe(noOsWarning);
-    expect(scan.code).toBe(0);
-    const report = JSON.parse(scan.stdout) as JsonReport;
-    const findings = report.findings
-      .map((f) => [
-        f.id,
-        f.aliases.join(","),
-        `${f.package.name}@${f.installedVersion}`,
-        f.fixedVersion,
-        f.severity.level,
-        f.layer.index,
-      ])
-      .sort((a, b) => `${a[2]} ${a[0]}`.localeCompare(`${b[2]} ${b[0]}`));
+    const scan = await builtCli(["--db", db, "scan", `oci:${layout}`, "--format", "json", "--no-cache"]);
+    const report = expectReport(scan, noOsWarning);
+    const findings = findingsByPackage(report);
     // Read off the records: each range holds the installed version, the fix is the range's end
     // on the installed version's branch, the level is GitHub's database_specific.severity.
     expect(findings).toEqual([

@@ -6,21 +6,14 @@ import {
   composerLicense,
   composerLockExtractor,
 } from "../../src/inventory/extractors/php.js";
-import type { ExtractedPackage, Extractor } from "../../src/inventory/types.js";
+import type { ExtractedPackage } from "../../src/inventory/types.js";
+import { extractFile } from "../helpers/inventory.js";
 import { sharedData } from "../helpers/shared-data.js";
-
-function extract(extractor: Extractor, path: string, text: string | Buffer) {
-  const warnings: string[] = [];
-  const packages = extractor.extract(path, Buffer.isBuffer(text) ? text : Buffer.from(text), {
-    warn: (w) => warnings.push(w),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
+import { syftCoverage } from "../helpers/syft-coverage.js";
 
 const installed = (text: string | Buffer) =>
-  extract(composerInstalledExtractor, "app/vendor/composer/installed.json", text);
-const locked = (text: string | Buffer) => extract(composerLockExtractor, "app/composer.lock", text);
+  extractFile(composerInstalledExtractor, "app/vendor/composer/installed.json", text);
+const locked = (text: string | Buffer) => extractFile(composerLockExtractor, "app/composer.lock", text);
 
 /** name, version, licence and dev flag: what each test checks against the file by hand. */
 const brief = (packages: ExtractedPackage[]) =>
@@ -199,15 +192,9 @@ describe("Composer files", () => {
 });
 
 describe("syft's package coverage tree, against the packages syft expects from it", () => {
-  interface ExpectedCase {
-    type: string;
-    scans: string[];
-    packages: Array<{ name: string; version: string }>;
-  }
-  const root = sharedData("pkgdb/syft-image-pkg-coverage");
-  const cases = root
-    ? (JSON.parse(readFileSync(join(root, "expected.json"), "utf8")) as { cases: ExpectedCase[] }).cases
-    : [];
+  const coverage = syftCoverage();
+  const root = coverage?.root;
+  const cases = coverage?.cases ?? [];
   const composerCase = (scan: string) =>
     cases.find((c) => c.type === "php-composer" && c.scans.includes(scan))?.packages ?? [];
   const pairs = (list: Array<{ name: string; version: string }>) => list.map((p) => [p.name, p.version]);

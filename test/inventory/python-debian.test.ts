@@ -11,13 +11,11 @@
  * The expected names, versions and licences are read from the metadata files here; the expected
  * findings were read by hand from the real PyPI records in the shared data.
  */
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
-import type { JsonReport } from "../../src/report/model.js";
+import { builtCli, isBuilt } from "../helpers/cli.js";
 import {
   controlField,
   type DebianPackage,
@@ -26,10 +24,8 @@ import {
   unpackDebs,
 } from "../helpers/debian-debs.js";
 import { buildImage, filesFromDirectory, type LayerFile, writeOciLayout } from "../helpers/image-builder.js";
+import { expectReport, findingsByPackage } from "../helpers/report.js";
 import { sharedData } from "../helpers/shared-data.js";
-
-const root = join(import.meta.dirname, "../..");
-const bin = join(root, "bin/layerwatch.js");
 
 const PYTHON_DEBS = [
   "python3-certifi",
@@ -40,20 +36,6 @@ const PYTHON_DEBS = [
 ];
 const DIST_PACKAGES = "usr/lib/python3/dist-packages";
 const SITE_PACKAGES = "usr/local/lib/python3.11/site-packages";
-
-function layerwatch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** A distribution's metadata as the file says it, read here without layerwatch's parser. */
 interface Distribution {
@@ -126,7 +108,7 @@ describe("Python distributions from Debian 12's python3-* packages, through the 
     }
     const [base, ...rest] = unpacked as [DebianPackage, ...DebianPackage[]];
     packages = rest;
-    expect(existsSync(join(root, "lib/cli/main.js")), "lib/ is missing: run npm run build").toBe(true);
+    expect(isBuilt(), "lib/ is missing: run npm run build").toBe(true);
     distributions = (await Promise.all(packages.map(distributionsOf))).flat();
 
     const sitePackages: LayerFile[] = [
@@ -174,10 +156,8 @@ describe("Python distributions from Debian 12's python3-* packages, through the 
 
   it("reports the site-packages copies as PyPI packages and the dist-packages copies as dpkg's", async (context) => {
     skipIfUnavailable(context);
-    const sbom = await layerwatch(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
-    expect(sbom.stderr).toBe("");
-    expect(sbom.code).toBe(0);
-    const report = JSON.parse(sbom.stdout) as JsonReport;
+    const sbom = await builtCli(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
+    const report = expectReport(sbom, "");
     expect(report.os).toMatchObject({ id: "debian", versionId: "12" });
 
     const debs = new Map(report.packages.filter((p) => p.type === "deb").map((p) => [p.name, p]));
@@ -212,21 +192,11 @@ describe("Python distributions from Debian 12's python3-* packages, through the 
     const zip = sharedData("osv/PyPI/all.zip");
     if (!zip) return context.skip("../shared/data/osv/PyPI/all.zip is absent");
     const db = join(work, "pypi.sqlite");
-    const imported = await layerwatch(["--db", db, "db", "import", zip]);
+    const imported = await builtCli(["--db", db, "db", "import", zip]);
     expect(imported.code, imported.stderr).toBe(0);
-    const scan = await layerwatch(["--db", db, "scan", `oci:${layout}`, "--format", "json", "--no-cache"]);
-    expect(scan.stderr).toBe("");
-    expect(scan.code).toBe(0);
-    const report = JSON.parse(scan.stdout) as JsonReport;
-    const findings = report.findings
-      .map((f) => [
-        f.id,
-        f.aliases.join(","),
-        `${f.package.name}@${f.installedVersion}`,
-        f.fixedVersion,
-        f.layer.index,
-      ])
-      .sort((a, b) => `${a[2]} ${a[0]}`.localeCompare(`${b[2]} ${b[0]}`));
+    const scan = await builtCli(["--db", db, "scan", `oci:${layout}`, "--format", "json", "--no-cache"]);
+    const report = expectReport(scan, "");
+    const findings = findingsByPackage(report, { level: false });
     // Every PYSEC record in the shared data whose affected package is one of these five, read by
     // hand: each range below holds the version Debian ships; the others do not (requests' four
     // older ranges end before 2.28.1, urllib3's eleven others end before 1.26.12 or start at

@@ -11,24 +11,19 @@ import {
   requirementsExtractor,
   uvLockExtractor,
 } from "../../src/inventory/extractors/python.js";
-import type { Extractor } from "../../src/inventory/types.js";
 import type { JsonReport } from "../../src/report/model.js";
 import { cli } from "../helpers/cli.js";
 import { buildImage, writeOciLayout } from "../helpers/image-builder.js";
+import { extractFile } from "../helpers/inventory.js";
 import { compileSchema } from "../helpers/schema.js";
 import { sharedData } from "../helpers/shared-data.js";
 
-function run(extractor: Extractor, path: string, text: string | Buffer) {
-  const warnings: string[] = [];
-  const packages = extractor.extract(path, Buffer.isBuffer(text) ? text : Buffer.from(text), {
-    warn: (w) => warnings.push(w),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
-
 const metadata = (text: string | Buffer) =>
-  run(pythonInstalledExtractor, "usr/local/lib/python3.11/site-packages/x-1.dist-info/METADATA", text);
+  extractFile(
+    pythonInstalledExtractor,
+    "usr/local/lib/python3.11/site-packages/x-1.dist-info/METADATA",
+    text,
+  );
 
 describe("installed Python distributions", () => {
   it("wants core metadata files in site-packages and dist-packages, anywhere", () => {
@@ -195,7 +190,7 @@ describe("Python lockfiles and requirements", () => {
       'python-versions = "^3.11"',
     ].join("\n");
     expect(poetryLockExtractor.wants("app/poetry.lock")).toBe(true);
-    const { packages, warnings } = run(poetryLockExtractor, "app/poetry.lock", lock);
+    const { packages, warnings } = extractFile(poetryLockExtractor, "app/poetry.lock", lock);
     expect(packages).toEqual([
       {
         name: "requests",
@@ -214,7 +209,7 @@ describe("Python lockfiles and requirements", () => {
       },
     ]);
     expect(warnings).toEqual(["[[package]] 3 has no usable name and version; skipped"]);
-    expect(run(poetryLockExtractor, "poetry.lock", "[[package]\nname=").warnings[0]).toMatch(
+    expect(extractFile(poetryLockExtractor, "poetry.lock", "[[package]\nname=").warnings[0]).toMatch(
       /^not valid TOML/,
     );
   });
@@ -239,7 +234,7 @@ describe("Python lockfiles and requirements", () => {
       "]",
     ].join("\n");
     expect(uvLockExtractor.wants("srv/uv.lock")).toBe(true);
-    const { packages, warnings } = run(uvLockExtractor, "srv/uv.lock", lock);
+    const { packages, warnings } = extractFile(uvLockExtractor, "srv/uv.lock", lock);
     expect(warnings).toEqual([]);
     expect(packages.map((p) => [p.name, p.version, p.purl])).toEqual([
       ["certifi", "2024.8.30", "pkg:pypi/certifi@2024.8.30"],
@@ -279,7 +274,7 @@ describe("Python lockfiles and requirements", () => {
       "[package.dev-dependencies]",
       'dev = [{ name = "pytest" }]',
     ].join("\n");
-    const { packages, warnings } = run(uvLockExtractor, "uv.lock", lock);
+    const { packages, warnings } = extractFile(uvLockExtractor, "uv.lock", lock);
     expect(warnings).toEqual([]);
     expect(packages.map((p) => [p.name, p.dev === true])).toEqual([
       ["build-tool", false],
@@ -305,7 +300,7 @@ describe("Python lockfiles and requirements", () => {
       ])
       .concat(["[metadata]", 'lock-version = "2.1"'])
       .join("\n");
-    const { packages } = run(poetryLockExtractor, "poetry.lock", lock);
+    const { packages } = extractFile(poetryLockExtractor, "poetry.lock", lock);
     expect(packages.map((p) => [p.name, p.dev === true])).toEqual([
       ["black", true],
       ["click", false],
@@ -328,14 +323,18 @@ describe("Python lockfiles and requirements", () => {
       develop: { black: { version: "==23.11.0" } },
     };
     expect(pipfileLockExtractor.wants("app/Pipfile.lock")).toBe(true);
-    const { packages, warnings } = run(pipfileLockExtractor, "app/Pipfile.lock", JSON.stringify(lock));
+    const { packages, warnings } = extractFile(
+      pipfileLockExtractor,
+      "app/Pipfile.lock",
+      JSON.stringify(lock),
+    );
     expect(warnings).toEqual([]);
     expect(packages.map((p) => [p.name, p.version, p.dev ?? false])).toEqual([
       ["charset-normalizer", "3.3.2", false],
       ["django", "4.2.7", false],
       ["black", "23.11.0", true],
     ]);
-    expect(run(pipfileLockExtractor, "Pipfile.lock", "{").warnings[0]).toMatch(/^not valid JSON/);
+    expect(extractFile(pipfileLockExtractor, "Pipfile.lock", "{").warnings[0]).toMatch(/^not valid JSON/);
   });
 
   it("reads exactly pinned requirements only", () => {
@@ -357,7 +356,7 @@ describe("Python lockfiles and requirements", () => {
     ].join("\n");
     expect(requirementsExtractor.wants("app/requirements.txt")).toBe(true);
     expect(requirementsExtractor.wants("app/requirements.in")).toBe(false);
-    const { packages, warnings } = run(requirementsExtractor, "app/requirements.txt", text);
+    const { packages, warnings } = extractFile(requirementsExtractor, "app/requirements.txt", text);
     expect(warnings).toEqual([]);
     expect(packages.map((p) => [p.name, p.version, p.purl])).toEqual([
       ["requests", "2.31.0", "pkg:pypi/requests@2.31.0"],
@@ -368,7 +367,9 @@ describe("Python lockfiles and requirements", () => {
     const snyk = sharedData("pkgdb/lang/python/snyk-docker-plugin/extras/requirements.txt");
     if (snyk)
       expect(
-        run(requirementsExtractor, "requirements.txt", readFileSync(snyk)).packages.map((p) => p.name),
+        extractFile(requirementsExtractor, "requirements.txt", readFileSync(snyk)).packages.map(
+          (p) => p.name,
+        ),
       ).toEqual(["fastapi"]);
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,26 +11,25 @@ import {
   licenseChoice,
   readRubyLiteral,
 } from "../../src/inventory/extractors/ruby.js";
-import type { Extractor } from "../../src/inventory/types.js";
-import type { JsonReport } from "../../src/report/model.js";
+import { builtCli, isBuilt } from "../helpers/cli.js";
 import { testCacheDir } from "../helpers/debian-image.js";
-import { buildImage, type LayerFile, writeOciLayout } from "../helpers/image-builder.js";
+import { buildImage, type FixtureLayer, type LayerFile, writeOciLayout } from "../helpers/image-builder.js";
+import { extractFile } from "../helpers/inventory.js";
+import { expectReport } from "../helpers/report.js";
 import { sharedData } from "../helpers/shared-data.js";
+import { syftCoverage } from "../helpers/syft-coverage.js";
 import { findTool } from "../helpers/tools.js";
 
 const run = promisify(execFile);
 
-function extract(extractor: Extractor, path: string, text: string | Buffer) {
-  const warnings: string[] = [];
-  const packages = extractor.extract(path, Buffer.isBuffer(text) ? text : Buffer.from(text), {
-    warn: (w) => warnings.push(w),
-    readFile: () => undefined,
-  });
-  return { packages, warnings };
-}
-
 const gemspec = (text: string | Buffer) =>
-  extract(gemspecExtractor, "usr/local/bundle/specifications/x-1.gemspec", text);
+  extractFile(gemspecExtractor, "usr/local/bundle/specifications/x-1.gemspec", text);
+
+/** The first layer of a Debian 12 image, as far as these tests need it: its os-release. */
+const debianBase: FixtureLayer = {
+  createdBy: "ADD debian-bookworm-rootfs.tar.xz /",
+  files: [{ path: "etc/os-release", type: "file", content: Buffer.from('ID=debian\nVERSION_ID="12"\n') }],
+};
 
 /** Every file under a folder, as paths relative to it. */
 function filesBelow(root: string): string[] {
@@ -246,7 +245,7 @@ describe("Gemfile.lock", () => {
   });
 
   it("reads every source's locked gems, a version locked for several platforms once", () => {
-    const { packages, warnings } = extract(gemfileLockExtractor, "app/Gemfile.lock", lock);
+    const { packages, warnings } = extractFile(gemfileLockExtractor, "app/Gemfile.lock", lock);
     expect(warnings).toEqual(['line 28 is not a locked gem ("this is not a spec"); skipped']);
     expect(packages).toEqual([
       {
@@ -275,22 +274,16 @@ describe("Gemfile.lock", () => {
   it("reports an unknown section once and reads nothing from it", () => {
     const text =
       "NOT-A-SOURCE\n  specs:\n    evil (6.6.6)\n    evil2 (6.6.6)\n\nGEM\n  specs:\n    rack (3.0.8)\n";
-    const { packages, warnings } = extract(gemfileLockExtractor, "Gemfile.lock", text);
+    const { packages, warnings } = extractFile(gemfileLockExtractor, "Gemfile.lock", text);
     expect(packages.map((p) => `${p.name}@${p.version}`)).toEqual(["rack@3.0.8"]);
     expect(warnings).toEqual(['unknown section "NOT-A-SOURCE"; its lines are skipped']);
   });
 });
 
 describe("syft's package coverage tree, against the packages syft expects from it", () => {
-  interface ExpectedCase {
-    type: string;
-    scans: string[];
-    packages: Array<{ name: string; version: string }>;
-  }
-  const root = sharedData("pkgdb/syft-image-pkg-coverage");
-  const cases = root
-    ? (JSON.parse(readFileSync(join(root, "expected.json"), "utf8")) as { cases: ExpectedCase[] }).cases
-    : [];
+  const coverage = syftCoverage();
+  const root = coverage?.root;
+  const cases = coverage?.cases ?? [];
   const gemCase = (scan: string) => cases.find((c) => c.type === "gem" && c.scans.includes(scan));
   const sorted = (list: Array<{ name: string; version: string }>) =>
     list.map((p) => `${p.name}@${p.version}`).sort();
@@ -315,7 +308,7 @@ describe("syft's package coverage tree, against the packages syft expects from i
 
   it("finds syft's directory-scan gems: the lockfile's GEM, GIT and PATH specs and the gemspecs", () => {
     if (!root) return;
-    const lockfile = extract(
+    const lockfile = extractFile(
       gemfileLockExtractor,
       "ruby/Gemfile.lock",
       readFileSync(join(root, "pkgs/ruby/Gemfile.lock")),
@@ -455,12 +448,7 @@ describe("Debian's ruby packages (downloaded with apt at test time)", () => {
     const list = `/.\n${installed.map((path) => `/${path}`).join("\n")}\n`;
     const gemspecPath = installed.find((path) => gemspecExtractor.wants(path)) as string;
     const image = await buildImage([
-      {
-        createdBy: "ADD debian-bookworm-rootfs.tar.xz /",
-        files: [
-          { path: "etc/os-release", type: "file", content: Buffer.from('ID=debian\nVERSION_ID="12"\n') },
-        ],
-      },
+      debianBase,
       {
         createdBy: "RUN apt-get install -y ruby-rack",
         files: [
@@ -472,10 +460,8 @@ describe("Debian's ruby packages (downloaded with apt at test time)", () => {
     ]);
     const layout = join(work, "debian-layout");
     await writeOciLayout(image, layout);
-    const sbom = await layerwatch(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
-    expect(sbom.stderr).toBe("");
-    expect(sbom.code).toBe(0);
-    const report = JSON.parse(sbom.stdout) as JsonReport;
+    const sbom = await builtCli(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
+    const report = expectReport(sbom, "");
     const deb = report.packages.find((p) => p.type === "deb" && p.name === "ruby-rack");
     const gem = report.packages.find((p) => p.type === "gem");
     expect(deb?.purl).toMatch(/^pkg:deb\/debian\/ruby-rack@/);
@@ -485,17 +471,6 @@ describe("Debian's ruby packages (downloaded with apt at test time)", () => {
 });
 
 /* The whole path: an image with Ruby and PHP layers, through the built CLI. */
-
-const bin = join(import.meta.dirname, "../../bin/layerwatch.js");
-
-/** Runs the built CLI as a user would (after `npm run build`). */
-function layerwatch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe("an image with a Ruby app and a PHP app, end to end through the CLI", () => {
   const files = {
@@ -520,12 +495,7 @@ describe("an image with a Ruby app and a PHP app, end to end through the CLI", (
       content: readFileSync(from as string),
     });
     const image = await buildImage([
-      {
-        createdBy: "ADD debian-bookworm-rootfs.tar.xz /",
-        files: [
-          { path: "etc/os-release", type: "file", content: Buffer.from('ID=debian\nVERSION_ID="12"\n') },
-        ],
-      },
+      debianBase,
       {
         createdBy: "RUN gem install bundler:2.1.4 rake:13.0.3 && bundle install",
         files: [
@@ -561,15 +531,12 @@ describe("an image with a Ruby app and a PHP app, end to end through the CLI", (
 
   it("lists each gem and Composer package with its ecosystem, purl, dev flag, layer and location", async (context) => {
     if (missing) return context.skip("shared data is absent");
-    expect(existsSync(join(import.meta.dirname, "../../lib/cli/main.js")), "run `npm run build` first").toBe(
-      true,
-    );
-    const sbom = await layerwatch(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
-    expect(sbom.stderr).toBe(
+    expect(isBuilt(), "run `npm run build` first").toBe(true);
+    const sbom = await builtCli(["sbom", `oci:${layout}`, "--format", "json", "--no-cache"]);
+    const report = expectReport(
+      sbom,
       'layerwatch: warning: layer 1: app/Gemfile.lock: unknown section "BAD-SECTION"; its lines are skipped\n',
     );
-    expect(sbom.code).toBe(0);
-    const report = JSON.parse(sbom.stdout) as JsonReport;
     const summary = (type: string) =>
       report.packages
         .filter((p) => p.type === type && !p.location.endsWith("Gemfile.lock"))

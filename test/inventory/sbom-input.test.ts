@@ -19,7 +19,7 @@ import type { JsonReport } from "../../src/report/model.js";
 import { cli } from "../helpers/cli.js";
 import { buildDebianImage, type DebianImage } from "../helpers/debian-image.js";
 import { imageFromFixture, writeOciArchive } from "../helpers/image-builder.js";
-import { expectOneErrorLine } from "../helpers/report.js";
+import { expectOneErrorLine, layerlessFindingRows, withReport } from "../helpers/report.js";
 import { compileSchema } from "../helpers/schema.js";
 import { sharedData } from "../helpers/shared-data.js";
 import { missingTools } from "../helpers/tools.js";
@@ -45,20 +45,7 @@ async function scanJson(source: string, extra: string[] = [], store = db) {
   const result = await cli(["--db", store, "scan", source, "--format", "json", "--no-cache", ...extra], {
     XDG_CACHE_HOME: work,
   });
-  return { ...result, report: result.stdout ? (JSON.parse(result.stdout) as JsonReport) : undefined };
-}
-
-/** What a finding says, without the layer (an SBOM of a directory has none). */
-function findingRows(report: JsonReport, type?: string) {
-  return report.findings
-    .filter((f) => type === undefined || f.package.type === type)
-    .map((f) => ({
-      id: f.id,
-      pkg: f.package.name,
-      installed: f.installedVersion,
-      fixed: f.fixedVersion,
-      level: f.severity.level,
-    }));
+  return withReport(result);
 }
 
 /** The OS packages as matching sees them: name, version, source package, release. */
@@ -134,7 +121,7 @@ describe("Trivy's CycloneDX (trivy rootfs)", () => {
     expect(code).toBe(0);
     const ours = report as JsonReport;
     // The fixture's three OS findings (test/scan.e2e.test.ts, fixtures/README.md).
-    expect(findingRows(ours)).toEqual([
+    expect(layerlessFindingRows(ours)).toEqual([
       { id: "CVE-2005-2541", pkg: "tar", installed: "1.34+dfsg-1.2+deb12u1", fixed: undefined, level: "low" },
       {
         id: "CVE-2023-46218",
@@ -151,7 +138,7 @@ describe("Trivy's CycloneDX (trivy rootfs)", () => {
         level: "unknown",
       },
     ]);
-    expect(findingRows(ours)).toEqual(findingRows(imageReport, "deb"));
+    expect(layerlessFindingRows(ours)).toEqual(layerlessFindingRows(imageReport, "deb"));
     // Trivy writes zlib1g's epoch as a purl qualifier and its source as SrcEpoch/SrcName.
     expect(debRows(ours)).toEqual(debRows(imageReport));
     expect(debRows(ours).find((p) => p.name === "zlib1g")).toMatchObject({
@@ -201,8 +188,8 @@ describe("Trivy's CycloneDX (trivy rootfs)", () => {
       // The rootfs is the image's layer 0: its OS packages, without layer 1's node_modules.
       expect(debRows(ours).length).toBeGreaterThan(100);
       expect(debRows(ours)).toEqual(debRows(image));
-      expect(findingRows(ours)).toEqual(findingRows(image, "deb"));
-      expect(findingRows(ours).map((f) => `${f.id} ${f.pkg}`)).toContain("CVE-2005-2541 tar");
+      expect(layerlessFindingRows(ours)).toEqual(layerlessFindingRows(image, "deb"));
+      expect(layerlessFindingRows(ours).map((f) => `${f.id} ${f.pkg}`)).toContain("CVE-2005-2541 tar");
       // bsdutils carries an epoch its source (util-linux) does not: dpkg's Source field has none.
       expect(debRows(ours).find((p) => p.name === "bsdutils")).toMatchObject({
         version: expect.stringMatching(/^1:2\.38\.1-/),
@@ -243,8 +230,8 @@ describe("npm's own SBOMs of the fixture app (npm sbom)", () => {
       // The document's subject (the app itself) is not one of its packages.
       expect(ours.packages.map((p) => `${p.name}@${p.version}`).sort()).toEqual(appPackages(imageReport));
       expect(ours.packages.map((p) => p.name)).not.toContain("fixture-app");
-      expect(findingRows(ours)).toEqual(findingRows(imageReport, "npm"));
-      expect(findingRows(ours).map((f) => `${f.id} ${f.pkg}`)).toEqual([
+      expect(layerlessFindingRows(ours)).toEqual(layerlessFindingRows(imageReport, "npm"));
+      expect(layerlessFindingRows(ours).map((f) => `${f.id} ${f.pkg}`)).toEqual([
         "CVE-2021-44906 minimist",
         "CVE-2021-23337 lodash",
         "CVE-2022-24999 qs",
@@ -384,7 +371,7 @@ describe("bad SBOMs", () => {
       "qs",
       "semver",
     ]);
-    expect(findingRows(ours).map((f) => `${f.id} ${f.pkg}`)).toEqual(["CVE-2022-24999 qs"]);
+    expect(layerlessFindingRows(ours).map((f) => `${f.id} ${f.pkg}`)).toEqual(["CVE-2022-24999 qs"]);
     expect(ours.warnings).toHaveLength(2);
   });
 

@@ -4,19 +4,24 @@
  * bookworm. Every BOM must validate against the official CycloneDX 1.6 JSON schema and say what
  * the JSON report of the same image says.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonReport, ReportPackage } from "../../src/report/model.js";
-import { cli } from "../helpers/cli.js";
-import { buildDebianImage, type DebianImage, listDpkgPackages } from "../helpers/debian-image.js";
-import { writeDockerArchive } from "../helpers/image-builder.js";
-import { buildSbomFixture, normaliseSbom, type SbomFixture } from "../helpers/sbom-fixture.js";
+import { builtCli, isBuilt } from "../helpers/cli.js";
+import type { DebianImage } from "../helpers/debian-image.js";
+import {
+  expectDpkgPackagesListed,
+  expectedSbomFacts,
+  expectSameSbomAgain,
+  normaliseSbom,
+  renderDebianSbom,
+  renderSbomFixture,
+  type SbomFixture,
+  writeSbomWithBinary,
+} from "../helpers/sbom-fixture.js";
 import { cycloneDx16Validator } from "../helpers/sbom-schemas.js";
-import { missingTools } from "../helpers/tools.js";
+import { skipUnlessTools } from "../helpers/tools.js";
 
 interface Property {
   name: string;
@@ -66,30 +71,6 @@ function property(component: Component, name: string): string | undefined {
   return component.properties?.find((p) => p.name === name)?.value;
 }
 
-/** The package's facts as the contract (notes/sbom-contract.md) names them, from the JSON report. */
-function expectedProperties(pkg: ReportPackage): Record<string, string[]> {
-  const facts: Record<string, string | number | boolean | undefined> = {
-    location: pkg.location,
-    layer: pkg.layer?.index,
-    "layer:diffId": pkg.layer?.diffId,
-    foundBy: (pkg as { foundBy?: string }).foundBy,
-    ecosystem: pkg.ecosystem,
-    sourceName: pkg.sourceName,
-    sourceVersion: pkg.sourceVersion,
-    arch: pkg.arch,
-    epoch: pkg.epoch,
-    vendor: pkg.vendor,
-    modularityLabel: pkg.modularityLabel,
-    dev: pkg.dev,
-    osOwned: pkg.osOwned,
-    license: pkg.license,
-  };
-  const out: Record<string, string[]> = {};
-  for (const [key, value] of Object.entries(facts))
-    if (value !== undefined && value !== "") out[`layerwatch:${key}`] = [String(value)];
-  return out;
-}
-
 /** The one component for a package of the JSON report: same purl, same location. */
 function componentFor(pkg: ReportPackage, components: Component[]): Component {
   const matches = components.filter(
@@ -105,18 +86,7 @@ function expectValid(document: unknown): void {
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "layerwatch-cyclonedx-"));
-  fixture = await buildSbomFixture();
-  const archive = join(work, "image.tar");
-  await writeDockerArchive(fixture.image, archive);
-  source = `docker-archive:${archive}`;
-  const json = await cli(["sbom", source, "--format", "json"]);
-  expect(json.code).toBe(0);
-  report = JSON.parse(json.stdout) as JsonReport;
-  const run = await cli(["sbom", source, "--format", "cyclonedx"]);
-  expect(run.stderr).toBe("");
-  expect(run.code).toBe(0);
-  bomText = run.stdout;
+  ({ work, fixture, source, report, text: bomText } = await renderSbomFixture("cyclonedx"));
   bom = JSON.parse(bomText) as Bom;
 });
 
@@ -153,7 +123,7 @@ describe("layerwatch sbom --format cyclonedx", () => {
     for (const pkg of report.packages) {
       const component = componentFor(pkg, libraries);
       expect(component.version).toBe(pkg.version);
-      expect(propertiesOf(component)).toEqual(expectedProperties(pkg));
+      expect(propertiesOf(component)).toEqual(expectedSbomFacts(pkg));
       // The layer's diff id is the one the image builder computed for that layer's tar.
       expect(property(component, "layerwatch:layer:diffId")).toBe(
         fixture.image.diffIds[pkg.layer?.index ?? -1],
@@ -241,61 +211,39 @@ describe("layerwatch sbom --format cyclonedx", () => {
   });
 
   it("is the same for the same image except the timestamp and serial number", async () => {
-    const again = await cli(["sbom", source, "--format", "cyclonedx"]);
-    expect(again.stdout).not.toBe(bomText);
-    expect(normaliseSbom(again.stdout)).toBe(normaliseSbom(bomText));
+    await expectSameSbomAgain(source, "cyclonedx", bomText);
   });
 
-  it.skipIf(!existsSync(join(import.meta.dirname, "../../lib/cli/main.js")))(
-    "is written by the installed binary with -o (needs npm run build)",
-    async () => {
-      const output = join(work, "bom.cdx.json");
-      const bin = join(import.meta.dirname, "../../bin/layerwatch.js");
-      const run = spawnSync(process.execPath, [bin, "sbom", source, "--format", "cyclonedx", "-o", output], {
-        encoding: "utf8",
-      });
-      expect(run.stderr).toBe("");
-      expect(run.status).toBe(0);
-      expect(run.stdout).toBe("");
-      const written = JSON.parse(await readFile(output, "utf8")) as Bom;
-      expectValid(written);
-      expect(normaliseSbom(JSON.stringify(written))).toBe(normaliseSbom(JSON.stringify(bom)));
-      const bad = spawnSync(process.execPath, [bin, "sbom", source, "--format", "cdx"], { encoding: "utf8" });
-      expect(bad.status).toBe(2);
-      expect(bad.stderr).toContain("json, cyclonedx, spdx");
-    },
-  );
+  it.skipIf(!isBuilt())("is written by the installed binary with -o (needs npm run build)", async () => {
+    const { stdout, written } = await writeSbomWithBinary(source, "cyclonedx", join(work, "bom.cdx.json"));
+    expect(stdout).toBe("");
+    expectValid(written);
+    expect(normaliseSbom(JSON.stringify(written))).toBe(normaliseSbom(JSON.stringify(bom)));
+    const bad = await builtCli(["sbom", source, "--format", "cdx"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("json, cyclonedx, spdx");
+  });
 });
 
-const missing = missingTools(["debootstrap"]);
-if (missing) console.warn(`skipping the CycloneDX test on a debootstrapped image: ${missing.message}`);
-
-describe.skipIf(missing !== undefined)(
+describe.skipIf(skipUnlessTools(["debootstrap"], "the CycloneDX test on a debootstrapped image"))(
   "layerwatch sbom --format cyclonedx on a debootstrapped bookworm",
   () => {
     let debian: DebianImage;
     let debianBom: Bom;
     // Built in a hook: a cold debootstrap takes longer than a test may (hookTimeout is 300 s).
     beforeAll(async () => {
-      debian = await buildDebianImage();
-      const run = await cli(["sbom", `oci:${debian.layoutDir}:${debian.refName}`, "--format", "cyclonedx"]);
-      expect(run.code).toBe(0);
-      debianBom = JSON.parse(run.stdout) as Bom;
+      const rendered = await renderDebianSbom("cyclonedx");
+      debian = rendered.debian;
+      debianBom = JSON.parse(rendered.text) as Bom;
     });
 
     it("validates and lists exactly the packages dpkg lists, and the npm layer", async () => {
       expectValid(debianBom);
-      const dpkg = await listDpkgPackages(debian.rootfsDir);
-      expect(dpkg.length).toBeGreaterThan(50);
       const debs = debianBom.components.filter((c) => c.purl?.startsWith("pkg:deb/"));
-      expect(debs.map((c) => `${c.name} ${c.version}`).sort()).toEqual(
-        dpkg.map((p) => `${p.name} ${p.version}`).sort(),
+      await expectDpkgPackagesListed(
+        debian,
+        debs.map((c) => ({ name: c.name, version: c.version, fact: (key) => property(c, key) })),
       );
-      for (const deb of debs) {
-        expect(property(deb, "layerwatch:layer")).toBe("0");
-        expect(property(deb, "layerwatch:location")).toBe("var/lib/dpkg/status");
-        expect(property(deb, "layerwatch:layer:diffId")).toBe(debian.layers[0]?.diffId);
-      }
       const npm = debianBom.components.filter((c) => c.purl?.startsWith("pkg:npm/"));
       expect(
         npm.map((c) => ({

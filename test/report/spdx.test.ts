@@ -5,19 +5,24 @@
  * STRUCTURAL CHECK WRITTEN FROM THE SPEC, because no npm or Debian package ships the official
  * SPDX 2.3 JSON schema — and say what the JSON report of the same image says.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonReport, ReportPackage } from "../../src/report/model.js";
-import { cli } from "../helpers/cli.js";
-import { buildDebianImage, type DebianImage, listDpkgPackages } from "../helpers/debian-image.js";
-import { writeDockerArchive } from "../helpers/image-builder.js";
-import { buildSbomFixture, normaliseSbom, type SbomFixture } from "../helpers/sbom-fixture.js";
+import { isBuilt } from "../helpers/cli.js";
+import type { DebianImage } from "../helpers/debian-image.js";
+import {
+  expectDpkgPackagesListed,
+  expectedSbomFacts,
+  expectSameSbomAgain,
+  normaliseSbom,
+  renderDebianSbom,
+  renderSbomFixture,
+  type SbomFixture,
+  writeSbomWithBinary,
+} from "../helpers/sbom-fixture.js";
 import { spdx23Problems } from "../helpers/sbom-schemas.js";
-import { missingTools } from "../helpers/tools.js";
+import { skipUnlessTools } from "../helpers/tools.js";
 
 interface Annotation {
   annotationDate: string;
@@ -77,30 +82,6 @@ function annotation(pkg: SpdxPackage, key: string): string | undefined {
   return annotationsOf(pkg)[key]?.[0];
 }
 
-/** The package's facts as the contract (notes/sbom-contract.md) names them, from the JSON report. */
-function expectedAnnotations(pkg: ReportPackage): Record<string, string[]> {
-  const facts: Record<string, string | number | boolean | undefined> = {
-    location: pkg.location,
-    layer: pkg.layer?.index,
-    "layer:diffId": pkg.layer?.diffId,
-    foundBy: (pkg as { foundBy?: string }).foundBy,
-    ecosystem: pkg.ecosystem,
-    sourceName: pkg.sourceName,
-    sourceVersion: pkg.sourceVersion,
-    arch: pkg.arch,
-    epoch: pkg.epoch,
-    vendor: pkg.vendor,
-    modularityLabel: pkg.modularityLabel,
-    dev: pkg.dev,
-    osOwned: pkg.osOwned,
-    license: pkg.license,
-  };
-  const out: Record<string, string[]> = {};
-  for (const [key, value] of Object.entries(facts))
-    if (value !== undefined && value !== "") out[`layerwatch:${key}`] = [String(value)];
-  return out;
-}
-
 function packageFor(pkg: ReportPackage, packages: SpdxPackage[]): SpdxPackage {
   const matches = packages.filter(
     (p) => purlOf(p) === pkg.purl && annotation(p, "layerwatch:location") === pkg.location,
@@ -114,18 +95,7 @@ function byName(name: string): SpdxPackage {
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "layerwatch-spdx-"));
-  fixture = await buildSbomFixture();
-  const archive = join(work, "image.tar");
-  await writeDockerArchive(fixture.image, archive);
-  source = `docker-archive:${archive}`;
-  const json = await cli(["sbom", source, "--format", "json"]);
-  expect(json.code).toBe(0);
-  report = JSON.parse(json.stdout) as JsonReport;
-  const run = await cli(["sbom", source, "--format", "spdx"]);
-  expect(run.stderr).toBe("");
-  expect(run.code).toBe(0);
-  text = run.stdout;
+  ({ work, fixture, source, report, text } = await renderSbomFixture("spdx"));
   doc = JSON.parse(text) as SpdxDocument;
 });
 
@@ -181,7 +151,7 @@ describe("layerwatch sbom --format spdx", () => {
       else if (pkg.license)
         expect(extracted.get(spdx.licenseDeclared as string)?.extractedText).toBe(pkg.license);
       else expect(spdx.licenseDeclared).toBe("NOASSERTION");
-      expect(annotationsOf(spdx)).toEqual(expectedAnnotations(pkg));
+      expect(annotationsOf(spdx)).toEqual(expectedSbomFacts(pkg));
       expect(annotation(spdx, "layerwatch:layer:diffId")).toBe(fixture.image.diffIds[pkg.layer?.index ?? -1]);
       expect(spdx.sourceInfo).toContain(`in ${pkg.location}, layer ${pkg.layer?.index}`);
       for (const note of spdx.annotations ?? []) {
@@ -265,71 +235,52 @@ describe("layerwatch sbom --format spdx", () => {
   });
 
   it("is the same for the same image except the creation time and the namespace's UUID", async () => {
-    const again = await cli(["sbom", source, "--format", "spdx"]);
-    expect(again.stdout).not.toBe(text);
-    expect(normaliseSbom(again.stdout)).toBe(normaliseSbom(text));
+    await expectSameSbomAgain(source, "spdx", text);
   });
 
-  it.skipIf(!existsSync(join(import.meta.dirname, "../../lib/cli/main.js")))(
-    "is written by the installed binary with -o (needs npm run build)",
-    async () => {
-      const output = join(work, "sbom.spdx.json");
-      const bin = join(import.meta.dirname, "../../bin/layerwatch.js");
-      const run = spawnSync(process.execPath, [bin, "sbom", source, "--format", "spdx", "-o", output], {
-        encoding: "utf8",
-      });
-      expect(run.stderr).toBe("");
-      expect(run.status).toBe(0);
-      const written = JSON.parse(await readFile(output, "utf8")) as SpdxDocument;
-      expect(spdx23Problems(written)).toEqual([]);
-      expect(normaliseSbom(JSON.stringify(written))).toBe(normaliseSbom(JSON.stringify(doc)));
-    },
-  );
-});
-
-const missing = missingTools(["debootstrap"]);
-if (missing) console.warn(`skipping the SPDX test on a debootstrapped image: ${missing.message}`);
-
-describe.skipIf(missing !== undefined)("layerwatch sbom --format spdx on a debootstrapped bookworm", () => {
-  let debian: DebianImage;
-  let debianDoc: SpdxDocument;
-  // Built in a hook: a cold debootstrap takes longer than a test may (hookTimeout is 300 s).
-  beforeAll(async () => {
-    debian = await buildDebianImage();
-    const run = await cli(["sbom", `oci:${debian.layoutDir}:${debian.refName}`, "--format", "spdx"]);
-    expect(run.code).toBe(0);
-    debianDoc = JSON.parse(run.stdout) as SpdxDocument;
-  });
-
-  it("passes the check and lists exactly the packages dpkg lists, and the npm layer", async () => {
-    expect(spdx23Problems(debianDoc)).toEqual([]);
-    const dpkg = await listDpkgPackages(debian.rootfsDir);
-    expect(dpkg.length).toBeGreaterThan(50);
-    const debs = debianDoc.packages.filter((p) => purlOf(p)?.startsWith("pkg:deb/"));
-    expect(debs.map((p) => `${p.name} ${p.versionInfo}`).sort()).toEqual(
-      dpkg.map((p) => `${p.name} ${p.version}`).sort(),
-    );
-    for (const deb of debs) {
-      expect(annotation(deb, "layerwatch:layer")).toBe("0");
-      expect(annotation(deb, "layerwatch:location")).toBe("var/lib/dpkg/status");
-      expect(annotation(deb, "layerwatch:layer:diffId")).toBe(debian.layers[0]?.diffId);
-    }
-    const npm = debianDoc.packages.filter((p) => purlOf(p)?.startsWith("pkg:npm/"));
-    expect(
-      npm.map((p) => ({
-        name: p.name,
-        version: p.versionInfo,
-        license: p.licenseDeclared,
-        layer: annotation(p, "layerwatch:layer"),
-      })),
-    ).toEqual(
-      debian.npmPackages.map((p) => ({ name: p.name, version: p.version, license: "MIT", layer: "1" })),
-    );
-    const image = debianDoc.packages.find((p) => p.primaryPackagePurpose === "CONTAINER") as SpdxPackage;
-    expect(image.versionInfo).toBe(debian.manifestDigest);
-    const contained = debianDoc.relationships.filter(
-      (r) => r.spdxElementId === image.SPDXID && r.relationshipType === "CONTAINS",
-    );
-    expect(contained).toHaveLength(debianDoc.packages.length - 1);
+  it.skipIf(!isBuilt())("is written by the installed binary with -o (needs npm run build)", async () => {
+    const { written } = await writeSbomWithBinary(source, "spdx", join(work, "sbom.spdx.json"));
+    expect(spdx23Problems(written)).toEqual([]);
+    expect(normaliseSbom(JSON.stringify(written))).toBe(normaliseSbom(JSON.stringify(doc)));
   });
 });
+
+describe.skipIf(skipUnlessTools(["debootstrap"], "the SPDX test on a debootstrapped image"))(
+  "layerwatch sbom --format spdx on a debootstrapped bookworm",
+  () => {
+    let debian: DebianImage;
+    let debianDoc: SpdxDocument;
+    // Built in a hook: a cold debootstrap takes longer than a test may (hookTimeout is 300 s).
+    beforeAll(async () => {
+      const rendered = await renderDebianSbom("spdx");
+      debian = rendered.debian;
+      debianDoc = JSON.parse(rendered.text) as SpdxDocument;
+    });
+
+    it("passes the check and lists exactly the packages dpkg lists, and the npm layer", async () => {
+      expect(spdx23Problems(debianDoc)).toEqual([]);
+      const debs = debianDoc.packages.filter((p) => purlOf(p)?.startsWith("pkg:deb/"));
+      await expectDpkgPackagesListed(
+        debian,
+        debs.map((p) => ({ name: p.name, version: p.versionInfo, fact: (key) => annotation(p, key) })),
+      );
+      const npm = debianDoc.packages.filter((p) => purlOf(p)?.startsWith("pkg:npm/"));
+      expect(
+        npm.map((p) => ({
+          name: p.name,
+          version: p.versionInfo,
+          license: p.licenseDeclared,
+          layer: annotation(p, "layerwatch:layer"),
+        })),
+      ).toEqual(
+        debian.npmPackages.map((p) => ({ name: p.name, version: p.version, license: "MIT", layer: "1" })),
+      );
+      const image = debianDoc.packages.find((p) => p.primaryPackagePurpose === "CONTAINER") as SpdxPackage;
+      expect(image.versionInfo).toBe(debian.manifestDigest);
+      const contained = debianDoc.relationships.filter(
+        (r) => r.spdxElementId === image.SPDXID && r.relationshipType === "CONTAINS",
+      );
+      expect(contained).toHaveLength(debianDoc.packages.length - 1);
+    });
+  },
+);

@@ -68,6 +68,67 @@ const VERSION_WINDOW_BYTES = 128;
 const MAX_AUDIT_WINDOWS = 4;
 
 const VERSION_STARTS = [Buffer.from("go1."), Buffer.from("devel ")];
+/** Bytes a probe window holds before its zlib start is checked. */
+const PROBE_CHECK_BYTES = 16;
+
+/**
+ * Every byte of an executable is searched for each pattern, so the search is most of what
+ * condensing costs. Buffer.indexOf finds a needle shorter than 7 bytes with memchr on its first
+ * byte, several times faster than its search for longer needles: a long pattern is found by a
+ * 6-byte part of it that starts with a byte rare in executables, then compared whole.
+ */
+const NEEDLE_BYTES = 6;
+
+/** The part of `bytes` searched for: from `at` (chosen for its rare first byte), or all of it. */
+function needleOf(bytes: Buffer, at: number): { needle: Buffer; needleAt: number } {
+  return bytes.length <= NEEDLE_BYTES
+    ? { needle: bytes, needleAt: 0 }
+    : { needle: bytes.subarray(at, at + NEEDLE_BYTES), needleAt: at };
+}
+
+/** Whether `bytes` lie in `chunk` at `at`. */
+function matchesAt(chunk: Buffer, at: number, bytes: Buffer): boolean {
+  return chunk.compare(bytes, 0, bytes.length, at, at + bytes.length) === 0;
+}
+
+/** The bytes audit JSON can start with, read as latin1: `\s` (AUDIT_JSON_START) and "{". */
+const AUDIT_FIRST_BYTES = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x7b]);
+
+/**
+ * Whether a zlib stream's first block uses deflate's fixed Huffman code and starts with a
+ * literal that audit JSON cannot start with, so that inflating it (looksLikeAuditData) could
+ * only say no. Most plausible zlib starts in executables are such blocks. Any other first block
+ * or first symbol (an end of block, a length) is left to inflate. Exported for its test.
+ */
+export function startsWithForeignLiteral(bytes: Buffer): boolean {
+  if (bytes.length < 4) return false;
+  // After the 2-byte zlib header, bits are read least significant first: BFINAL, BTYPE (2 bits).
+  const bit = (index: number) => ((bytes[2 + (index >> 3)] as number) >> (index & 7)) & 1;
+  if ((bit(1) | (bit(2) << 1)) !== 1) return false;
+  // A Huffman code is packed from its most significant bit (RFC 1951, 3.2.6).
+  let code = 0;
+  for (let index = 3; index < 10; index++) code = (code << 1) | bit(index);
+  // 7-bit codes 0-0x17: symbols 256-279 (end of block, lengths).
+  if (code <= 0x17) return false;
+  code = (code << 1) | bit(10);
+  // 8-bit codes 0x30-0xbf: literals 0-143; 0xc0-0xc7: symbols 280-287.
+  if (code <= 0xbf) return !AUDIT_FIRST_BYTES.has(code - 0x30);
+  if (code <= 0xc7) return false;
+  // 9-bit codes 0x190-0x1ff: literals 144-255.
+  code = (code << 1) | bit(11);
+  return !AUDIT_FIRST_BYTES.has(code - 0x190 + 144);
+}
+
+/** Failed inflates are most probes' answer: their errors need no stack trace. */
+function withoutStackTraces<T>(work: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return work();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 
 type WindowKind = "head" | "go" | "pointer" | "string" | "modinfo" | "version" | "probe" | "audit";
 
@@ -94,6 +155,9 @@ interface Window {
 
 interface Pattern {
   bytes: Buffer;
+  /** What is searched for: `bytes`, or a part of it that starts `needleAt` bytes in. */
+  needle: Buffer;
+  needleAt: number;
   hit: (offset: number) => void;
   /** Whether hits can still open a window (each kind has a cap). */
   open: () => boolean;
@@ -138,6 +202,8 @@ class ExecutableCondenser implements StreamCondenser {
     this.patterns = [
       {
         bytes: GO_BUILDINFO_MAGIC,
+        // "Go bui": 'G' is rarer than the magic's 0xff.
+        ...needleOf(GO_BUILDINFO_MAGIC, 2),
         open: () => this.counts.go < MAX_GO_WINDOWS,
         hit: (offset) => {
           if (offset % GO_BUILDINFO_ALIGN === 0)
@@ -146,18 +212,24 @@ class ExecutableCondenser implements StreamCondenser {
       },
       {
         bytes: MODINFO_START,
+        // af 0c 92 74 08 02: 0xaf is among the rarest of its bytes.
+        ...needleOf(MODINFO_START, 2),
         open: () => this.counts.modinfo < MAX_MODINFO_WINDOWS,
         hit: (offset) => this.open("modinfo", offset, offset + MAX_MODINFO_WINDOW_BYTES),
       },
       ...VERSION_STARTS.map((bytes) => ({
         bytes,
+        ...needleOf(bytes, 0),
         open: () => this.counts.version < MAX_VERSION_WINDOWS,
         hit: (offset: number) => this.open("version", offset, offset + VERSION_WINDOW_BYTES),
       })),
       ...ZLIB_HEADERS.map((bytes) => ({
         bytes,
+        ...needleOf(bytes, 0),
         open: () => this.counts.audit < MAX_AUDIT_WINDOWS && this.probes < MAX_PROBES,
-        hit: (offset: number) => this.open("probe", offset, offset + PROBE_BYTES),
+        hit: (offset: number) => {
+          if (!this.implausibleProbe(offset)) this.open("probe", offset, offset + PROBE_BYTES);
+        },
       })),
     ];
   }
@@ -194,8 +266,10 @@ class ExecutableCondenser implements StreamCondenser {
       .filter((window) => held(window) > 0)
       .map((window) => ({ offset: window.start, bytes: bytesOf(window) }));
     const recording = new RecordingView(new SparseView(this.position, regions));
-    readGoBuildInfo(recording);
-    readCargoAuditData(recording);
+    withoutStackTraces(() => {
+      readGoBuildInfo(recording);
+      readCargoAuditData(recording);
+    });
     const kept = recording.regions();
     return kept.length > 0 ? encodeSparse(this.position, kept) : undefined;
   }
@@ -222,15 +296,34 @@ class ExecutableCondenser implements StreamCondenser {
           at = seam.indexOf(pattern.bytes, at + 1);
         }
       }
+      const { bytes, needle, needleAt } = pattern;
       for (
-        let at = this.chunk.indexOf(pattern.bytes);
-        at >= 0;
-        at = this.chunk.indexOf(pattern.bytes, at + 1)
+        let found = this.chunk.indexOf(needle);
+        found >= 0;
+        found = this.chunk.indexOf(needle, found + 1)
       ) {
+        const at = found - needleAt;
+        // A pattern that starts before the chunk was the seam's to find; one that ends past it is
+        // the next seam's, and so is every later one.
+        if (at < 0) continue;
+        if (at + bytes.length > this.chunk.length) break;
+        if (needle !== bytes && !matchesAt(this.chunk, at, bytes)) continue;
         if (!pattern.open()) break;
         pattern.hit(chunkStart + at);
       }
     }
+  }
+
+  /**
+   * Whether a zlib header in the current chunk starts no plausible stream, told from the same
+   * bytes a probe window opened there would hold when settle() checks it: such a window would
+   * be closed unused, so it is not opened (most zlib headers found are stray bytes).
+   */
+  private implausibleProbe(offset: number): boolean {
+    if (offset < this.position) return false;
+    const from = offset - this.position;
+    const held = Math.min(PROBE_BYTES, this.chunk.length - from);
+    return held >= PROBE_CHECK_BYTES && !plausibleZlibStart(this.chunk.subarray(from, from + held));
   }
 
   /** Opens a window, filled at once with what the carry and the current chunk hold of it. */
@@ -308,7 +401,7 @@ class ExecutableCondenser implements StreamCondenser {
   private step(window: Window): void {
     if (window.kind === "go") this.stepGo(window);
     else if (window.kind === "pointer" && window.next >= window.end) this.followStringHeader(window);
-    else if (window.kind === "probe" && !window.checked && held(window) >= 16) {
+    else if (window.kind === "probe" && !window.checked && held(window) >= PROBE_CHECK_BYTES) {
       window.checked = true;
       if (!plausibleZlibStart(bytesOf(window))) this.close(window, false);
     }
@@ -369,7 +462,11 @@ class ExecutableCondenser implements StreamCondenser {
   private probe(window: Window): void {
     const bytes = bytesOf(window);
     this.probes++;
-    if (this.counts.audit < MAX_AUDIT_WINDOWS && looksLikeAuditData(bytes)) {
+    if (
+      this.counts.audit < MAX_AUDIT_WINDOWS &&
+      !startsWithForeignLiteral(bytes) &&
+      withoutStackTraces(() => looksLikeAuditData(bytes))
+    ) {
       this.counts.probe--;
       this.counts.audit++;
       window.kind = "audit";

@@ -1,5 +1,5 @@
 import type { ByteView } from "./byte-view.js";
-import { FieldReader } from "./fields.js";
+import { FieldReader, mappedRange } from "./fields.js";
 import type { ExecutableLayout, MappedRange } from "./layout.js";
 
 /**
@@ -35,7 +35,8 @@ export function readElfLayout(view: ByteView): ExecutableLayout | undefined {
   for (let index = 0; index < count; index++) {
     const at = index * entrySize;
     if (entries.u32(at) !== PT_LOAD) continue;
-    const range =
+    // Elf64_Phdr moves p_flags up beside p_type; the other fields keep their order, at twice the width.
+    const segment =
       bits === 64
         ? {
             offset: entries.u64(at + 8),
@@ -51,14 +52,8 @@ export function readElfLayout(view: ByteView): ExecutableLayout | undefined {
             memorySize: entries.u32(at + 20),
             flags: entries.u32(at + 24),
           };
-    if (![range.offset, range.address, range.size, range.memorySize].every(Number.isSafeInteger)) continue;
-    ranges.push({
-      address: range.address,
-      offset: range.offset,
-      size: range.size,
-      memorySize: Math.max(range.size, range.memorySize),
-      writable: (range.flags & PF_W) !== 0,
-    });
+    const range = mappedRange({ ...segment, writable: (segment.flags & PF_W) !== 0 });
+    if (range) ranges.push(range);
   }
   return { format: "elf", bits, littleEndian, ranges };
 }

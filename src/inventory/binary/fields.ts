@@ -1,3 +1,5 @@
+import type { MappedRange } from "./layout.js";
+
 /** Reads unsigned integers of one byte order from a buffer, 64-bit ones only while exact. */
 export class FieldReader {
   constructor(
@@ -29,4 +31,21 @@ export class FieldReader {
 export function fixedName(bytes: Buffer): string {
   const end = bytes.indexOf(0);
   return bytes.subarray(0, end < 0 ? bytes.length : end).toString("latin1");
+}
+
+/**
+ * A segment as a mapped range, or undefined when one of its numbers was past what a double holds
+ * exactly (a 64-bit field no real file has). Memory is never smaller than the file bytes it maps.
+ */
+export function mappedRange(segment: MappedRange): MappedRange | undefined {
+  const { address, offset, size, memorySize, writable, name } = segment;
+  if (![address, offset, size, memorySize].every(Number.isSafeInteger)) return undefined;
+  return {
+    address,
+    offset,
+    size,
+    memorySize: Math.max(size, memorySize),
+    writable,
+    ...(name !== undefined ? { name } : {}),
+  };
 }

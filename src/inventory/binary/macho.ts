@@ -1,5 +1,5 @@
 import type { ByteView } from "./byte-view.js";
-import { FieldReader, fixedName } from "./fields.js";
+import { FieldReader, fixedName, mappedRange } from "./fields.js";
 import type { ExecutableLayout, MappedRange } from "./layout.js";
 
 /**
@@ -38,36 +38,19 @@ export function readMachOLayout(view: ByteView): ExecutableLayout | undefined {
     const command = entries.u32(at);
     const size = entries.u32(at + 4);
     if (size < 8 || at + size > commands.length) return undefined;
-    const segment =
-      command === LC_SEGMENT_64 && size >= 72
-        ? {
-            address: entries.u64(at + 24),
-            memorySize: entries.u64(at + 32),
-            offset: entries.u64(at + 40),
-            size: entries.u64(at + 48),
-            protection: entries.u32(at + 60),
-          }
-        : command === LC_SEGMENT && size >= 56
-          ? {
-              address: entries.u32(at + 24),
-              memorySize: entries.u32(at + 28),
-              offset: entries.u32(at + 32),
-              size: entries.u32(at + 36),
-              protection: entries.u32(at + 44),
-            }
-          : undefined;
-    if (
-      segment &&
-      [segment.address, segment.offset, segment.size, segment.memorySize].every(Number.isSafeInteger)
-    ) {
-      ranges.push({
-        address: segment.address,
-        offset: segment.offset,
-        size: segment.size,
-        memorySize: Math.max(segment.size, segment.memorySize),
-        writable: (segment.protection & VM_PROT_WRITE) !== 0,
+    // segment_command and segment_command_64 differ only in the width of vmaddr, vmsize, fileoff
+    // and filesize, the four words after the 16-byte segname; maxprot and initprot follow them.
+    const word = command === LC_SEGMENT_64 ? 8 : command === LC_SEGMENT ? 4 : undefined;
+    if (word !== undefined && size >= 24 + 4 * word + 16) {
+      const range = mappedRange({
+        address: entries.word(at + 24, word),
+        memorySize: entries.word(at + 24 + word, word),
+        offset: entries.word(at + 24 + 2 * word, word),
+        size: entries.word(at + 24 + 3 * word, word),
+        writable: (entries.u32(at + 24 + 4 * word + 4) & VM_PROT_WRITE) !== 0,
         name: fixedName(commands.subarray(at + 8, at + 24)),
       });
+      if (range) ranges.push(range);
     }
     at += size;
   }

@@ -58,6 +58,7 @@ export function parseApkDatabase(text: string, warn: (problem: string) => void):
 export const apkExtractor: Extractor = {
   name: "apk",
   version: 1,
+  pathHint: { fileNames: ["installed"] },
   wants: (path) => INSTALLED_DBS.has(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const packages: ExtractedPackage[] = [];

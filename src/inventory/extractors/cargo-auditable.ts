@@ -39,6 +39,7 @@ function packageOf(entry: AuditPackage): ExtractedPackage | string {
 export const cargoAuditableExtractor: Extractor = {
   name: "cargo-auditable",
   version: 1,
+  pathHint: {},
   wants: () => false,
   condensed: executableFiles,
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {

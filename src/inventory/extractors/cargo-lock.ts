@@ -54,6 +54,7 @@ function cratePackage(name: string, version: string, source: string): ExtractedP
 export const cargoLockExtractor: Extractor = {
   name: "cargo-lock",
   version: 1,
+  pathHint: { fileNames: ["Cargo.lock"] },
   wants: (path) => /(?:^|\/)Cargo\.lock$/.test(path) && !DEPENDENCY_SOURCE.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     let document: Record<string, unknown>;

@@ -118,6 +118,7 @@ function wordField(record: Record<string, unknown>, key: string): string | undef
 export const chiselExtractor: Extractor = {
   name: "chisel",
   version: 1,
+  pathHint: { fileNames: ["manifest.wall"] },
   wants: (path) => path === MANIFEST_PATH,
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     let text: string;

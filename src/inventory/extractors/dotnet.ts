@@ -68,6 +68,7 @@ function loadsFiles(entry: Record<string, unknown>): boolean {
 export const dotnetDepsExtractor: Extractor = {
   name: "dotnet-deps",
   version: 1,
+  pathHint: { suffixes: [".deps.json"] },
   wants: (path) => /(?:^|\/)[^/]+\.deps\.json$/.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     let document: unknown;

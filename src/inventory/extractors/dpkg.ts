@@ -132,6 +132,7 @@ export const dpkgExtractor: Extractor = {
   name: "dpkg",
   // 2: files from info/*.list, and the installed-state rules of isInstalled().
   version: 2,
+  pathHint: { fileNames: ["status"], directories: ["var/lib/dpkg/status.d", INFO_DIRECTORY] },
   wants: (path) => path === STATUS_FILE || (STATUS_DIRECTORY.test(path) && !path.endsWith(".md5sums")),
   needs: (path) => FILE_LIST.test(path),
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {

@@ -128,6 +128,7 @@ export function parseModInfo(text: string, warn: (problem: string) => void): Ext
 export const goBinaryExtractor: Extractor = {
   name: "go-binary",
   version: 1,
+  pathHint: {},
   wants: () => false,
   condensed: executableFiles,
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {

@@ -240,6 +240,7 @@ function readArchive(
 export const javaArchiveExtractor: Extractor = {
   name: "java-archive",
   version: 1,
+  pathHint: { suffixes: [".jar", ".war", ".ear", ".jpi", ".hpi"] },
   wants: (path) => ARCHIVE.test(path),
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const out: ExtractedPackage[] = [];

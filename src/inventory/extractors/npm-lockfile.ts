@@ -189,6 +189,7 @@ function readPnpmLock(content: string, context: ExtractContext): Found[] {
 export const npmLockfileExtractor: Extractor = {
   name: "npm-lockfile",
   version: 1,
+  pathHint: { fileNames: ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"] },
   wants: (path) => LOCKFILE.test(path) && !IN_NODE_MODULES.test(path),
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const file = LOCKFILE.exec(path)?.[1];

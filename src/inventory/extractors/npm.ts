@@ -37,6 +37,7 @@ export const npmInstalledExtractor: Extractor = {
   // 2: names and versions with whitespace, or that make no purl, are skipped with a warning.
   // 3: the declared license.
   version: 3,
+  pathHint: { fileNames: ["package.json"] },
   wants: (path) => INSTALLED_MANIFEST.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     let manifest: PackageManifest;

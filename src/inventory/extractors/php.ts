@@ -96,6 +96,7 @@ function collect(
 export const composerInstalledExtractor: Extractor = {
   name: "php-composer-installed",
   version: 1,
+  pathHint: { fileNames: ["installed.json"] },
   wants: (path) => INSTALLED.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const document = parseJson(content, context);
@@ -117,6 +118,7 @@ export const composerInstalledExtractor: Extractor = {
 export const composerLockExtractor: Extractor = {
   name: "php-composer-lock",
   version: 1,
+  pathHint: { fileNames: ["composer.lock"] },
   wants: (path) => LOCKFILE.test(path) && !INSIDE_VENDOR.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const document = parseJson(content, context);

@@ -66,6 +66,7 @@ export function parseMetadataHeaders(text: string): Map<string, string> {
 export const pythonInstalledExtractor: Extractor = {
   name: "python-installed",
   version: 1,
+  pathHint: { fileNames: ["METADATA", "PKG-INFO"], suffixes: [".egg-info"] },
   wants: (path) => INSTALLED_METADATA.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const headers = parseMetadataHeaders(content.toString("utf8"));
@@ -139,6 +140,7 @@ export const poetryLockExtractor: Extractor = {
   name: "python-poetry-lock",
   // 2: Poetry 2's `groups`.
   version: 2,
+  pathHint: { fileNames: ["poetry.lock"] },
   wants: (path) => /(?:^|\/)poetry\.lock$/.test(path),
   extract(_path, content, context) {
     const document = tomlOf(content, context);
@@ -205,6 +207,7 @@ export const uvLockExtractor: Extractor = {
   name: "python-uv-lock",
   // 2: development-only packages (reached only through the projects' dev-dependencies).
   version: 2,
+  pathHint: { fileNames: ["uv.lock"] },
   wants: (path) => /(?:^|\/)uv\.lock$/.test(path),
   extract(_path, content, context) {
     const document = tomlOf(content, context);
@@ -218,6 +221,7 @@ export const uvLockExtractor: Extractor = {
 export const pipfileLockExtractor: Extractor = {
   name: "python-pipfile-lock",
   version: 1,
+  pathHint: { fileNames: ["Pipfile.lock"] },
   wants: (path) => /(?:^|\/)Pipfile\.lock$/.test(path),
   extract(_path, content, context) {
     let document: unknown;
@@ -252,6 +256,7 @@ const PINNED_REQUIREMENT =
 export const requirementsExtractor: Extractor = {
   name: "python-requirements",
   version: 1,
+  pathHint: { fileNames: ["requirements.txt"] },
   wants: (path) => /(?:^|\/)requirements\.txt$/.test(path),
   extract(_path, content) {
     const packages: ExtractedPackage[] = [];

@@ -107,6 +107,7 @@ function toPackage(header: RpmHeader, distro: Distro | undefined): ExtractedPack
 export const rpmExtractor: Extractor = {
   name: "rpm",
   version: 1,
+  pathHint: { directories: ["var/lib/rpm", "usr/lib/sysimage/rpm"] },
   wants: (path) => DATABASE_PATHS.has(path),
   needs: (path) => path.endsWith(WAL_SUFFIX) && DATABASE_PATHS.has(path.slice(0, -WAL_SUFFIX.length)),
   extract(path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {

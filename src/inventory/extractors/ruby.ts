@@ -262,6 +262,7 @@ export function readGemspec(text: string): GemspecFields {
 export const gemspecExtractor: Extractor = {
   name: "ruby-gemspec",
   version: 1,
+  pathHint: { suffixes: [".gemspec"] },
   wants: (path) => GEMSPEC.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const { variable, values, unreadable } = readGemspec(content.toString("utf8"));
@@ -382,6 +383,7 @@ export function readGemfileLock(text: string, warn: (problem: string) => void): 
 export const gemfileLockExtractor: Extractor = {
   name: "ruby-gemfile-lock",
   version: 1,
+  pathHint: { fileNames: ["Gemfile.lock", "gems.locked"] },
   wants: (path) => LOCKFILE.test(path) && !INSIDE_INSTALLED_GEM.test(path),
   extract(_path: string, content: Buffer, context: ExtractContext): ExtractedPackage[] {
     const locked = readGemfileLock(content.toString("utf8"), context.warn);

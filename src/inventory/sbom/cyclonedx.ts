@@ -1,4 +1,10 @@
-import { propertyMap, type SbomDocument, type SbomEntry } from "./entry.js";
+import {
+  type DescribedElement,
+  propertyMap,
+  type SbomDocument,
+  type SbomEntry,
+  subjectAndOs,
+} from "./entry.js";
 import { asObject, asString, type JsonObject, objectsIn } from "./json.js";
 
 /**
@@ -64,6 +70,16 @@ function entryOf(component: JsonObject): SbomEntry {
   };
 }
 
+function describedElement(component: JsonObject | undefined): DescribedElement | undefined {
+  return (
+    component && {
+      name: asString(component.name),
+      version: asString(component.version),
+      properties: properties(component),
+    }
+  );
+}
+
 /** Every component, nested ones included, depth first in document order. */
 function allComponents(components: unknown): JsonObject[] {
   return objectsIn(components).flatMap((component) => [component, ...allComponents(component.components)]);
@@ -73,8 +89,6 @@ export function readCycloneDx(document: JsonObject, specVersion: string): SbomDo
   const subject = asObject(asObject(document.metadata)?.component);
   const components = allComponents(document.components);
   const os = components.find((component) => component.type === "operating-system");
-  const osName = os ? asString(os.name) : undefined;
-  const osVersion = os ? asString(os.version) : undefined;
   const entries = components
     .filter((component) => {
       const type = asString(component.type) ?? "library";
@@ -82,23 +96,10 @@ export function readCycloneDx(document: JsonObject, specVersion: string): SbomDo
       return packageTypes.has(type) || asString(component.purl) !== undefined;
     })
     .map(entryOf);
-  const subjectName = subject ? asString(subject.name) : undefined;
-  const subjectVersion = subject ? asString(subject.version) : undefined;
   return {
     format: "cyclonedx",
     specVersion,
-    ...(subject
-      ? {
-          subject: {
-            ...(subjectName ? { name: subjectName } : {}),
-            ...(subjectVersion ? { version: subjectVersion } : {}),
-            properties: properties(subject),
-          },
-        }
-      : {}),
-    ...(os && osName
-      ? { os: { name: osName, ...(osVersion ? { version: osVersion } : {}), properties: properties(os) } }
-      : {}),
+    ...subjectAndOs(describedElement(subject), describedElement(os)),
     entries,
   };
 }

@@ -39,6 +39,37 @@ export interface SbomDocument {
   entries: SbomEntry[];
 }
 
+/** A described element (the subject, or the OS) as a reader found it. */
+export interface DescribedElement {
+  name: string | undefined;
+  version: string | undefined;
+  properties: Properties;
+}
+
+/**
+ * The subject and OS of a document, from what either reader found: the subject is kept without a
+ * name (its properties may still list the image's layers), the OS only with one.
+ */
+export function subjectAndOs(
+  subject: DescribedElement | undefined,
+  os: DescribedElement | undefined,
+): Pick<SbomDocument, "subject" | "os"> {
+  return {
+    ...(subject
+      ? {
+          subject: {
+            ...(subject.name ? { name: subject.name } : {}),
+            ...(subject.version ? { version: subject.version } : {}),
+            properties: subject.properties,
+          },
+        }
+      : {}),
+    ...(os?.name
+      ? { os: { name: os.name, ...(os.version ? { version: os.version } : {}), properties: os.properties } }
+      : {}),
+  };
+}
+
 /** Property values by name; a name may repeat (Trivy's DiffID lists every layer in order). */
 export type Properties = ReadonlyMap<string, readonly string[]>;
 

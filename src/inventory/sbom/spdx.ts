@@ -1,4 +1,12 @@
-import { LAYERWATCH, propertyMap, type SbomDocument, type SbomEntry, TRIVY } from "./entry.js";
+import {
+  type DescribedElement,
+  LAYERWATCH,
+  propertyMap,
+  type SbomDocument,
+  type SbomEntry,
+  subjectAndOs,
+  TRIVY,
+} from "./entry.js";
 import { asString, type JsonObject, objectsIn, stringsIn } from "./json.js";
 
 /**
@@ -56,6 +64,12 @@ function entryOf(pkg: JsonObject): SbomEntry {
   };
 }
 
+function describedElement(pkg: JsonObject | undefined): DescribedElement | undefined {
+  return (
+    pkg && { name: asString(pkg.name), version: asString(pkg.versionInfo), properties: annotations(pkg) }
+  );
+}
+
 /** The SPDX ids the document describes: documentDescribes and DESCRIBES / DESCRIBED_BY relationships. */
 function describedIds(document: JsonObject): Set<string> {
   const documentId = asString(document.SPDXID) ?? "SPDXRef-DOCUMENT";
@@ -79,25 +93,10 @@ export function readSpdx(document: JsonObject, specVersion: string): SbomDocumen
   const subjects = packages.filter(isDescribed);
   const subject = subjects.find((pkg) => purpose(pkg) === "CONTAINER") ?? subjects[0];
   const os = packages.find((pkg) => purpose(pkg) === "OPERATING-SYSTEM");
-  const osName = os ? asString(os.name) : undefined;
-  const osVersion = os ? asString(os.versionInfo) : undefined;
-  const subjectName = subject ? asString(subject.name) : undefined;
-  const subjectVersion = subject ? asString(subject.versionInfo) : undefined;
   return {
     format: "spdx",
     specVersion,
-    ...(subject
-      ? {
-          subject: {
-            ...(subjectName ? { name: subjectName } : {}),
-            ...(subjectVersion ? { version: subjectVersion } : {}),
-            properties: annotations(subject),
-          },
-        }
-      : {}),
-    ...(os && osName
-      ? { os: { name: osName, ...(osVersion ? { version: osVersion } : {}), properties: annotations(os) } }
-      : {}),
+    ...subjectAndOs(describedElement(subject), describedElement(os)),
     entries: packages
       .filter((pkg) => !isDescribed(pkg) && pkg !== os && purpose(pkg) !== "CONTAINER")
       .map(entryOf),
