@@ -266,7 +266,11 @@ export async function scanImage(
   advisories: AdvisorySource,
   options: PipelineOptions = {},
 ): Promise<ScanResult> {
-  const listed = await inventoryImage(sourceText, options);
+  return matchInventory(await inventoryImage(sourceText, options), advisories);
+}
+
+/** An inventory's packages against the advisories (scanImage's second half; `scan --online` fetches in between). */
+export function matchInventory(listed: ImageInventory, advisories: AdvisorySource): ScanResult {
   const matched = matchPackages(listed.inventory.packages, advisories);
   return {
     ...listed,

@@ -22,6 +22,9 @@ export interface FeedRequest {
   /** How the request is named in messages (never holds a secret). */
   what: string;
   headers?: Record<string, string>;
+  /** GET unless said otherwise; a POST sends `body` (the OSV API's querybatch). */
+  method?: "GET" | "POST";
+  body?: string;
   /** Statuses besides 429 and 5xx that mean "slow down and try again" (NVD answers 403). */
   alsoTransient?: readonly number[];
   /** The wait after such a status when the server sends no Retry-After. */
@@ -52,17 +55,25 @@ export class FeedClient {
   private async once(url: string, request_: FeedRequest): Promise<Dispatcher.ResponseData> {
     await request_.beforeAttempt?.();
     let target = new URL(url);
+    let method = request_.method ?? "GET";
+    let body = request_.body;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const response = await request(target, {
         dispatcher: this.dispatcher,
-        method: "GET",
+        method,
         headers: { "user-agent": `layerwatch/${toolVersion}`, ...request_.headers },
+        ...(body !== undefined ? { body } : {}),
       });
       const status = response.statusCode;
       const location = headerValue(response.headers, "location");
       if (status >= 300 && status < 400 && status !== 304 && location) {
         await response.body.dump();
         target = new URL(location, target);
+        // Only 307 and 308 repeat the request as it was; the other redirects turn it into a GET.
+        if (status !== 307 && status !== 308) {
+          method = "GET";
+          body = undefined;
+        }
         continue;
       }
       if (status === 429 || status >= 500 || request_.alsoTransient?.includes(status)) {
@@ -78,7 +89,7 @@ export class FeedClient {
   }
 
   /**
-   * A GET whose answer is read whole, retried as a whole. Returns the status and the body for
+   * A request (a GET unless `method` says otherwise) whose answer is read whole, retried as a whole. Returns the status and the body for
    * anything but a transient failure; the caller decides what a 404 means.
    */
   async getText(url: string, request_: FeedRequest): Promise<{ status: number; text: string }> {

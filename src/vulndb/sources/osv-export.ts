@@ -122,7 +122,12 @@ function parseModifiedList(text: string): { entries: ChangedRecord[]; badLines: 
   return entries.length === 0 && badLines > 0 ? undefined : { entries, badLines };
 }
 
-async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+/** Runs `work` on every item, at most `limit` at a time; the results come in the items' order. */
+export async function mapConcurrently<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
