@@ -94,7 +94,7 @@ describe("layerwatch scan, end to end", () => {
     const { code, report, stderr } = await scanJson(sources.dockerLegacy as string);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(report?.schemaVersion).toBe("1.1");
+    expect(report?.schemaVersion).toBe("1.2");
     expect(report?.os).toEqual({
       id: "debian",
       versionId: "12",
@@ -195,7 +195,14 @@ describe("layerwatch scan, end to end", () => {
     expect((await scanJson(`docker-archive:${path}`, ["--fail-on", "medium"])).code).toBe(0);
     const low = await scanJson(`docker-archive:${path}`, ["--fail-on", "low"]);
     expect(low.code).toBe(1);
-    expect(low.report?.policy).toEqual({ failOn: "low", failed: true, failing: 1 });
+    expect(low.report?.policy).toEqual({
+      failOn: "low",
+      failed: true,
+      failing: 1,
+      hidden: 0,
+      suppressed: 0,
+      known: 0,
+    });
     expect((await scanJson(sources.ociLayout as string, ["--fail-on", "critical"])).code).toBe(1);
     const bad = await cli(["--db", db, "scan", sources.ociLayout as string, "--fail-on", "severe"]);
     expect(bad.code).toBe(2);

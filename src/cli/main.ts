@@ -2,13 +2,22 @@ import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, InputError } from "../errors.js";
 import { toolVersion } from "../version.js";
 import { DEFAULT_NVD_URL } from "../vulndb/sources/nvd.js";
+import { DEFAULT_OSV_API_URL } from "../vulndb/sources/osv-api.js";
 import { DEFAULT_OSV_URL } from "../vulndb/sources/osv-export.js";
-import { type DbUpdateOptions, runDbExport, runDbImport, runDbInfo, runDbUpdate } from "./db.js";
+import type { DbUpdateOptions } from "./db.js";
 import { addImageOptions } from "./image-options.js";
 import { type CliIo, processIo } from "./io.js";
 import { defaultStorePath } from "./paths.js";
+import { scanFormats } from "./report-outputs.js";
 import { runSbom, runScan, type ScanOptions, sbomRenderers } from "./scan.js";
 
+/** A repeatable option's values, in the order given. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+// The db commands (and undici, which they fetch with) are loaded only when one of them runs:
+// loading them cost every scan a noticeable part of its start-up.
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("layerwatch")
     .description("Container-image vulnerability scanner for CI pipelines and registries")
@@ -31,11 +40,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         "<source>",
         "an image reference (alpine, ghcr.io/org/app:1.2, host:5000/app@sha256:...), docker-archive:PATH[:TAG], oci-archive:PATH[:REF], oci:DIR[:REF], or sbom:FILE (a CycloneDX or SPDX JSON SBOM)",
       )
-      .addOption(
-        new Option("-f, --format <format>", "output format").choices(["table", "json"]).default("table"),
+      .option(
+        "-f, --format <formats>",
+        `${scanFormats.join(", ")}; several as FORMAT=FILE,... (e.g. table,sarif=out.sarif)`,
+        "table",
       )
-      .option("-o, --output <file>", "write the report to a file instead of standard output")
-      .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical"),
+      .option("-o, --output <file>", "write the format without =FILE to a file, not standard output")
+      .option("--dockerfile <path>", "the image's Dockerfile: SARIF points at the line that made a layer")
+      .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical")
+      .option("--severity <list>", "show only these severities (e.g. high,critical); hide the rest")
+      .option("--ignore-unfixed", "hide findings that no published version fixes")
+      .option("--ignore-file <path>", "accepted findings (default: .layerwatchignore.yaml, when present)")
+      .option("--vex <file>", "OpenVEX document: not_affected/fixed suppress (repeatable)", collect, [])
+      .option("--baseline <report>", "an earlier JSON report: only findings new since it fail the build")
+      .option("--online", "ask osv.dev's API for the advisories instead of reading the store (--db)")
+      .option("--osv-api-url <url>", `where the OSV API is, with --online (default: ${DEFAULT_OSV_API_URL})`),
   ).action(async (source: string, options: Omit<ScanOptions, "db">) => {
     const global = program.opts() as { db: string; debug?: boolean };
     setExit(
@@ -69,6 +88,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     )
     .argument("<path...>", "OSV zip, JSON file or directory, or an exported store")
     .action(async (paths: string[]) => {
+      const { runDbImport } = await import("./db.js");
       setExit(await runDbImport(paths, { db: program.opts().db as string }, io));
     });
   db.command("update")
@@ -83,17 +103,20 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option("--nvd-api-key <key>", "NVD API key: ten times the request rate (env LAYERWATCH_NVD_API_KEY)")
     .option("--no-nvd", "do not fetch NVD's ratings")
     .action(async (options: Omit<DbUpdateOptions, "db">) => {
+      const { runDbUpdate } = await import("./db.js");
       setExit(await runDbUpdate({ ...options, db: program.opts().db as string }, io));
     });
   db.command("export")
     .description("write the whole store to one file (for a CI cache; 'db import FILE' restores it)")
     .argument("<file>", "the file to write")
     .action(async (file: string) => {
+      const { runDbExport } = await import("./db.js");
       setExit(await runDbExport(file, { db: program.opts().db as string }, io));
     });
   db.command("info")
     .description("show what the store holds")
     .action(async () => {
+      const { runDbInfo } = await import("./db.js");
       setExit(await runDbInfo({ db: program.opts().db as string }, io));
     });
   return program;

@@ -1,38 +1,65 @@
 import { writeFile } from "node:fs/promises";
 import { describeError, ExitCode, InputError } from "../errors.js";
-import { assertInputExists, inventoryImage, scanImage } from "../pipeline.js";
-import { evaluateThreshold, parseSeverityLevel } from "../policy/threshold.js";
+import { advisoryQuestions } from "../match/matcher.js";
+import {
+  assertInputExists,
+  inventoryImage,
+  matchInventory,
+  type PipelineOptions,
+  type ScanResult,
+  scanImage,
+} from "../pipeline.js";
+import { applyPolicy, loadPolicy, type Policy, type PolicyOptions } from "../policy/policy.js";
+import { evaluateThreshold } from "../policy/threshold.js";
 import { renderCycloneDx } from "../report/cyclonedx.js";
 import { renderJson } from "../report/json.js";
 import { buildReport, type JsonReport } from "../report/model.js";
 import { renderSpdx } from "../report/spdx.js";
-import { renderTable } from "../report/table.js";
+import { DEFAULT_OSV_API_URL } from "../vulndb/sources/osv-api.js";
 import { AdvisoryStore } from "../vulndb/store.js";
-import { recordScanEcosystems, stalenessWarning } from "../vulndb/update.js";
 import { type ImageCliOptions, imageReadOptions } from "./image-options.js";
 import type { CliIo } from "./io.js";
+import { parseFormatList, readDockerfile, writeReportOutputs } from "./report-outputs.js";
 
-export interface ScanOptions extends ImageCliOptions {
+export interface ScanOptions extends ImageCliOptions, PolicyOptions {
   db: string;
   format: string;
   output?: string;
   failOn?: string;
   debug?: boolean;
+  /** Ask osv.dev's API for the advisories instead of reading the store. */
+  online?: boolean;
+  osvApiUrl?: string;
+  /** The Dockerfile the image was built from: SARIF results point at its lines. */
+  dockerfile?: string;
 }
 
-const formats = ["table", "json"] as const;
-
 export async function runScan(sourceText: string, options: ScanOptions, io: CliIo): Promise<number> {
-  if (!(formats as readonly string[]).includes(options.format)) {
-    throw new InputError(`--format ${options.format}: use one of ${formats.join(", ")}`);
-  }
-  const failOn = options.failOn === undefined ? undefined : parseSeverityLevel(options.failOn, "--fail-on");
+  // The formats, their files and the Dockerfile are checked before the scan: a typo fails fast.
+  const outputs = parseFormatList(options.format, options.output);
+  const dockerfile = options.dockerfile === undefined ? undefined : await readDockerfile(options.dockerfile);
+  const plan = { outputs, ...(dockerfile ? { dockerfile } : {}) };
+  // Policy files are read before the scan: a bad one fails fast (exit 2).
+  const policy = await loadPolicy(options);
+  if (options.osvApiUrl !== undefined && !options.online)
+    throw new InputError("--osv-api-url applies only with --online");
   const readOptions = imageReadOptions(options, io.env);
   await assertInputExists(sourceText);
-  const store = await AdvisoryStore.open(options.db);
   const onNote = (message: string) => {
     if (options.debug) io.stderr.write(`layerwatch: ${message}\n`);
   };
+  if (options.online) {
+    const result = await scanOnline(sourceText, options.osvApiUrl ?? DEFAULT_OSV_API_URL, {
+      pipeline: { ...readOptions, onNote },
+      env: io.env,
+      onNote,
+    });
+    const report = buildReport(result, policyVerdict(result, policy));
+    return finishScan(report, plan, io);
+  }
+  // Loaded here, not at start-up: it brings the feed client (undici), which `sbom` never needs.
+  const { recordScanEcosystems, stalenessWarning } = await import("../vulndb/update.js");
+  const store = await AdvisoryStore.open(options.db);
   let report: ReturnType<typeof buildReport>;
   let ecosystems: string[];
   try {
@@ -44,20 +71,61 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
     const stale = stalenessWarning(summary, new Date());
     if (stale) result.warnings.push({ subject: `vulnerability store ${options.db}`, problem: stale });
     ecosystems = result.inventory.packages.flatMap((pkg) => (pkg.ecosystem ? [pkg.ecosystem] : []));
-    report = buildReport(result, evaluateThreshold(result.findings, failOn));
+    report = buildReport(result, policyVerdict(result, policy));
   } finally {
     store.close();
   }
   // For `db update` without --ecosystem: what this scan needed advisories for.
   await recordScanEcosystems(options.db, new Set(ecosystems), new Date(), onNote);
-  const colour = Boolean(io.stdout.isTTY) && options.output === undefined && !io.env.NO_COLOR;
-  await emitReport(
-    report,
-    options.format === "json" ? renderJson(report) : renderTable(report, { colour }),
-    options.output,
-    io,
+  return finishScan(report, plan, io);
+}
+
+/** What the policy (--fail-on, --severity, ignore file, VEX, baseline) makes of the findings. */
+function policyVerdict(result: ScanResult, policy: Policy) {
+  const digests = [result.image.manifestDigest, result.image.configDigest].filter(
+    (digest): digest is string => digest !== undefined && digest !== "",
   );
+  return applyPolicy(result.findings, result.inventory.packages, { digests }, policy);
+}
+
+/** The report in each chosen format, and the exit code its policy verdict calls for. */
+async function finishScan(
+  report: JsonReport,
+  plan: {
+    outputs: ReturnType<typeof parseFormatList>;
+    dockerfile?: Awaited<ReturnType<typeof readDockerfile>>;
+  },
+  io: CliIo,
+): Promise<number> {
+  await writeReportOutputs(report, plan.outputs, plan.dockerfile ? { dockerfile: plan.dockerfile } : {}, io);
   return report.policy.failed ? ExitCode.findings : ExitCode.ok;
+}
+
+/**
+ * `scan --online`: the inventory, then osv.dev's records for exactly the questions the matcher
+ * asks (no local store is opened), then the same matcher over those records.
+ */
+async function scanOnline(
+  sourceText: string,
+  apiUrl: string,
+  options: { pipeline: PipelineOptions; env: NodeJS.ProcessEnv; onNote: (message: string) => void },
+): Promise<ScanResult> {
+  if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol))
+    throw new InputError(`--osv-api-url ${apiUrl}: not an http(s) URL`);
+  const listed = await inventoryImage(sourceText, options.pipeline);
+  const { fetchOnlineAdvisories } = await import("../vulndb/online.js");
+  const online = await fetchOnlineAdvisories(advisoryQuestions(listed.inventory.packages), {
+    apiUrl,
+    env: options.env,
+    onNote: options.onNote,
+  });
+  try {
+    const result = matchInventory(listed, online.store);
+    result.warnings.push(...online.warnings);
+    return result;
+  } finally {
+    online.store.close();
+  }
 }
 
 /** Warnings to standard error, then the report to --output or standard output. */

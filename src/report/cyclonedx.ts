@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PackageURL } from "packageurl-js";
-import type { JsonReport, ReportPackage } from "./model.js";
+import { advisoryUrl, findingPackages } from "./findings.js";
+import type { JsonReport, ReportFinding, ReportPackage } from "./model.js";
 import {
   imageProperties,
   imageVersion,
@@ -21,6 +22,11 @@ import {
 export interface CycloneDxOptions {
   /** The UUID of the BOM's serialNumber (urn:uuid:...); random when absent. */
   uuid?: string;
+  /**
+   * Whether to write the report's findings as `vulnerabilities` (`scan --format cyclonedx`);
+   * `sbom` writes none, as it matched nothing.
+   */
+  vulnerabilities?: boolean;
 }
 
 /** Purl types whose namespace is what CycloneDX calls the component's group. */
@@ -70,6 +76,148 @@ function nonEmpty(properties: SbomProperty[]): { properties?: SbomProperty[] } {
   return properties.length > 0 ? { properties } : {};
 }
 
+/** Who rated a severity, by the matcher's source names (match/types.ts `Severity.source`). */
+const ratingSources: Record<string, string> = {
+  debian: "Debian",
+  ubuntu: "Ubuntu",
+  almalinux: "AlmaLinux",
+  bitnami: "Bitnami",
+  ghsa: "GitHub Advisories",
+  nvd: "NVD",
+};
+
+/** CycloneDX's name of the CVSS version a vector is written in; "other" for a vendor's word. */
+function scoreMethod(vector: string | undefined): string {
+  if (!vector) return "other";
+  if (vector.startsWith("CVSS:4.0/")) return "CVSSv4";
+  if (vector.startsWith("CVSS:3.1/")) return "CVSSv31";
+  if (vector.startsWith("CVSS:3.0/")) return "CVSSv3";
+  // CVSS v2 vectors carry no version prefix ("AV:N/AC:L/Au:N/C:P/I:P/A:P").
+  return /^AV:[LAN]\//.test(vector) ? "CVSSv2" : "other";
+}
+
+function rating(severity: ReportFinding["severity"], id: string): object | undefined {
+  if (severity.source === "none") return undefined;
+  // A score computed from the record's own vector: OSV's record is the source.
+  const name = ratingSources[severity.source] ?? "OSV";
+  return {
+    source: { name, ...(name === "OSV" ? { url: advisoryUrl(id) } : {}) },
+    ...(severity.score !== undefined ? { score: severity.score } : {}),
+    severity: severity.level,
+    method: scoreMethod(severity.vector),
+    ...(severity.vector ? { vector: severity.vector } : {}),
+  };
+}
+
+/** OpenVEX justifications as CycloneDX's impact analysis names them. */
+const vexJustifications: Record<string, string> = {
+  component_not_present: "code_not_present",
+  vulnerable_code_not_present: "code_not_present",
+  vulnerable_code_not_in_execute_path: "code_not_reachable",
+  vulnerable_code_cannot_be_controlled_by_adversary: "protected_at_runtime",
+  inline_mitigations_already_exist: "protected_by_mitigating_control",
+};
+
+/**
+ * The analysis state a VEX document gave, when it gave every package of the vulnerability the same
+ * status: not_affected, or resolved for "fixed". Ignore-file entries accept a risk, which is no
+ * state CycloneDX has; they go in the detail only.
+ */
+function vexState(
+  findings: ReportFinding[],
+): { state?: string; justification?: string; detail: string } | undefined {
+  const suppressions = findings.flatMap((f) => (f.suppressed ? [f.suppressed] : []));
+  if (suppressions.length === 0) return undefined;
+  const detail = [
+    ...new Set(suppressions.map((s) => `${s.by === "vex" ? "VEX" : "ignored"} (${s.source}): ${s.reason}`)),
+  ].join("; ");
+  const statuses = new Set(suppressions.map((s) => (s.by === "vex" ? s.status : undefined)));
+  const status =
+    suppressions.length === findings.length && statuses.size === 1 ? [...statuses][0] : undefined;
+  const justification =
+    status === "not_affected" ? vexJustifications[suppressions[0]?.justification ?? ""] : undefined;
+  if (status === "not_affected")
+    return { state: "not_affected", ...(justification ? { justification } : {}), detail };
+  if (status === "fixed") return { state: "resolved", detail };
+  return { detail };
+}
+
+/**
+ * One vulnerability per id (an alias group), affecting every component a finding of that id names,
+ * with each distinct rating, the fixed versions as the recommendation, and the fix state as the
+ * analysis' response: "update" where a fix is published, "will_not_fix" where the distribution
+ * plans none (no state: layerwatch does not assess exploitability).
+ */
+function vulnerabilities(report: JsonReport, refs: string[]): object[] {
+  const refOf = new Map(report.packages.map((pkg, index) => [pkg, refs[index] as string]));
+  const packages = findingPackages(report);
+  const groups = new Map<string, Array<{ finding: ReportFinding; ref?: string }>>();
+  report.findings.forEach((finding, index) => {
+    const pkg = packages[index];
+    const ref = pkg ? refOf.get(pkg) : undefined;
+    groups.set(finding.id, [...(groups.get(finding.id) ?? []), { finding, ...(ref ? { ref } : {}) }]);
+  });
+  return [...groups].map(([id, members]) => {
+    const first = (members[0] as { finding: ReportFinding }).finding;
+    const ratings = new Map<string, object>();
+    for (const { finding } of members) {
+      const rated = rating(finding.severity, id);
+      if (rated) ratings.set(JSON.stringify(rated), rated);
+    }
+    const fixes = members.filter((m) => m.finding.fixedVersion !== undefined);
+    const unfixable = members.filter((m) => m.finding.fixState === "will-not-fix");
+    const response = [
+      ...(fixes.length > 0 ? ["update"] : []),
+      ...(unfixable.length > 0 ? ["will_not_fix"] : []),
+    ];
+    const vex = vexState(members.map((m) => m.finding));
+    const detail = [
+      ...fixes.map(
+        (m) => `${m.finding.package.name} ${m.finding.installedVersion}: fixed in ${m.finding.fixedVersion}`,
+      ),
+      ...unfixable.map((m) => `${m.finding.package.name} ${m.finding.installedVersion}: no fix planned`),
+    ].join("; ");
+    const affects = new Map<string, object>();
+    for (const { finding, ref } of members)
+      if (ref)
+        affects.set(ref, { ref, versions: [{ version: finding.installedVersion, status: "affected" }] });
+    return {
+      "bom-ref": `vulnerability:${id}`,
+      id,
+      source: { name: "OSV", url: advisoryUrl(id) },
+      ...(first.aliases.length > 0
+        ? {
+            references: first.aliases.map((alias) => ({
+              id: alias,
+              source: { name: "OSV", url: advisoryUrl(alias) },
+            })),
+          }
+        : {}),
+      ...(ratings.size > 0 ? { ratings: [...ratings.values()] } : {}),
+      ...(first.summary ? { description: first.summary } : {}),
+      ...(fixes.length > 0
+        ? {
+            recommendation: fixes
+              .map((m) => `Upgrade ${m.finding.package.name} to ${m.finding.fixedVersion}.`)
+              .join(" "),
+          }
+        : {}),
+      advisories: [{ url: advisoryUrl(id) }],
+      ...(response.length > 0 || vex
+        ? {
+            analysis: {
+              ...(vex?.state ? { state: vex.state } : {}),
+              ...(vex?.justification ? { justification: vex.justification } : {}),
+              ...(response.length > 0 ? { response } : {}),
+              detail: [detail, ...(vex ? [vex.detail] : [])].filter((text) => text !== "").join("; "),
+            },
+          }
+        : {}),
+      affects: [...affects.values()],
+    };
+  });
+}
+
 export function renderCycloneDx(report: JsonReport, options: CycloneDxOptions = {}): string {
   const refs = uniqueIds(report.packages, cycloneDxRef);
   const os = report.os;
@@ -107,6 +255,7 @@ export function renderCycloneDx(report: JsonReport, options: CycloneDxOptions = 
         : []),
       ...report.packages.map((pkg, index) => packageComponent(pkg, refs[index] as string)),
     ],
+    ...(options.vulnerabilities ? { vulnerabilities: vulnerabilities(report, refs) } : {}),
   };
   return `${JSON.stringify(bom, null, 2)}\n`;
 }

@@ -3,10 +3,11 @@ import type { Finding, SeverityLevel } from "../match/types.js";
 import { severityLevels } from "../match/types.js";
 import type { ScanResult } from "../pipeline.js";
 import type { PolicyVerdict } from "../policy/threshold.js";
+import type { PolicySettings, Suppression } from "../policy/types.js";
 import { toolVersion } from "../version.js";
 
 /** Version of the JSON report's shape (docs/report-schema.md). Minor: fields added; major: changed. */
-export const REPORT_SCHEMA_VERSION = "1.1";
+export const REPORT_SCHEMA_VERSION = "1.2";
 
 export interface ReportLayer {
   /** 0 is the base; -1 when an SBOM (`sbom:FILE`) does not say which layer (no diffId then). */
@@ -52,6 +53,10 @@ export interface ReportFinding {
   summary?: string;
   ecosystem: string;
   layer: ReportLayer;
+  /** An ignore entry or a VEX statement set it aside: it stays listed but never fails the build. */
+  suppressed?: Suppression;
+  /** With `--baseline`: whether the baseline report had it. */
+  baseline?: "new" | "known";
 }
 
 export interface JsonReport {
@@ -81,8 +86,25 @@ export interface JsonReport {
   } | null;
   packages: ReportPackage[];
   findings: ReportFinding[];
-  summary: { packages: number; findings: number; bySeverity: Record<SeverityLevel, number> };
-  policy: { failOn?: SeverityLevel; failed: boolean; failing: number };
+  summary: {
+    packages: number;
+    findings: number;
+    bySeverity: Record<SeverityLevel, number>;
+    /** With `--baseline`: the listed findings it did not have, and those it had. */
+    new?: number;
+    known?: number;
+  };
+  policy: PolicySettings & {
+    failOn?: SeverityLevel;
+    failed: boolean;
+    failing: number;
+    /** Findings left out of `findings` (by `--severity` or `--ignore-unfixed`). */
+    hidden: number;
+    /** Listed findings marked `suppressed`. */
+    suppressed: number;
+    /** Listed findings the baseline had. */
+    known: number;
+  };
   warnings: Array<{ subject: string; problem: string }>;
 }
 
@@ -127,7 +149,12 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
     SeverityLevel,
     number
   >;
-  for (const finding of result.findings) bySeverity[finding.severity.level]++;
+  const decisionOf = (finding: Finding) => verdict.decisions?.get(finding) ?? {};
+  // Hidden findings are only counted; suppressed and known ones stay listed, marked.
+  const listed = result.findings.filter((finding) => !decisionOf(finding).hidden);
+  for (const finding of listed) bySeverity[finding.severity.level]++;
+  const count = (test: (finding: Finding) => boolean) => listed.filter(test).length;
+  const known = count((finding) => decisionOf(finding).baseline === "known");
   const distro = result.inventory.distro;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -162,8 +189,9 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
         }
       : null,
     packages: packages.map((pkg) => reportPackage(pkg, layerAt(pkg.layer))),
-    findings: result.findings.map((finding) => {
+    findings: listed.map((finding) => {
       const pkg = packages[finding.packageIndex];
+      const decision = decisionOf(finding);
       if (!pkg)
         throw new Error(
           `finding ${finding.id} names package ${finding.packageIndex}, which the inventory lacks`,
@@ -185,14 +213,25 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
         ...(finding.summary ? { summary: finding.summary } : {}),
         ecosystem: finding.ecosystem,
         layer: layerAt(pkg.layer),
+        ...(decision.suppressed ? { suppressed: decision.suppressed } : {}),
+        ...(decision.baseline ? { baseline: decision.baseline } : {}),
       };
     }),
-    summary: { packages: packages.length, findings: result.findings.length, bySeverity },
+    summary: {
+      packages: packages.length,
+      findings: listed.length,
+      bySeverity,
+      ...(verdict.settings?.baseline !== undefined ? { new: listed.length - known, known } : {}),
+    },
     policy: {
       ...(verdict.failOn ? { failOn: verdict.failOn } : {}),
+      ...verdict.settings,
       failed: verdict.failed,
       failing: verdict.failing.length,
+      hidden: result.findings.length - listed.length,
+      suppressed: count((finding) => decisionOf(finding).suppressed !== undefined),
+      known,
     },
-    warnings: result.warnings,
+    warnings: [...result.warnings, ...(verdict.warnings ?? [])],
   };
 }

@@ -1,5 +1,5 @@
 import type { SeverityLevel } from "../match/types.js";
-import type { JsonReport } from "./model.js";
+import type { JsonReport, ReportFinding } from "./model.js";
 
 const colours: Record<SeverityLevel, string> = {
   critical: "\u001b[1;31m",
@@ -12,6 +12,37 @@ const RESET = "\u001b[0m";
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + " ".repeat(width - text.length);
+}
+
+/** What the policy made of a finding: suppressed (and by what), or known to or new since the baseline. */
+function policyStatus(finding: ReportFinding): string {
+  if (finding.suppressed) return `suppressed (${finding.suppressed.by})`;
+  return finding.baseline ?? "";
+}
+
+/** The footer's line about what the policy set aside, when it set anything aside. */
+function policyLine(report: JsonReport): string | undefined {
+  const { policy } = report;
+  const parts: string[] = [];
+  if (policy.suppressed > 0) {
+    const by = (source: "ignore" | "vex") =>
+      report.findings.filter((f) => f.suppressed?.by === source).length;
+    const sources = [
+      ...(by("ignore") > 0 ? [`${by("ignore")} by the ignore file`] : []),
+      ...(by("vex") > 0 ? [`${by("vex")} by VEX`] : []),
+    ];
+    parts.push(`${policy.suppressed} suppressed (${sources.join(", ")})`);
+  }
+  if (policy.hidden > 0) {
+    const flags = [
+      ...(policy.severities ? ["--severity"] : []),
+      ...(policy.ignoreUnfixed ? ["--ignore-unfixed"] : []),
+    ];
+    parts.push(`${policy.hidden} hidden by ${flags.join(" and ")}`);
+  }
+  if (policy.baseline !== undefined)
+    parts.push(`${policy.known} known to the baseline, ${report.summary.new ?? 0} new`);
+  return parts.length > 0 ? `Policy: ${parts.join("; ")}` : undefined;
 }
 
 /** A terminal table of the findings, most severe first, with a summary line. */
@@ -30,7 +61,17 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
     .join(", ");
   lines.push(`Findings: ${report.summary.findings} (${counts})`);
   if (report.findings.length > 0) {
-    const header = ["SEVERITY", "ID", "PACKAGE", "INSTALLED", "FIXED", "LAYER"];
+    // A STATUS column only when the policy marked a finding, so a plain scan's table stays as it was.
+    const marked = report.findings.some((finding) => finding.suppressed || finding.baseline);
+    const header = [
+      "SEVERITY",
+      "ID",
+      "PACKAGE",
+      "INSTALLED",
+      "FIXED",
+      "LAYER",
+      ...(marked ? ["STATUS"] : []),
+    ];
     const rows = report.findings.map((finding) => [
       finding.severity.level.toUpperCase(),
       finding.id,
@@ -39,6 +80,7 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
       finding.fixedVersion ?? "(not fixed)",
       // -1: an SBOM that does not say which layer.
       finding.layer.index < 0 ? "-" : String(finding.layer.index),
+      ...(marked ? [policyStatus(finding)] : []),
     ]);
     const widths = header.map((title, column) =>
       Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
@@ -57,12 +99,19 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
       lines.push(cells.join("  ").trimEnd());
     });
   }
-  if (report.policy.failOn) {
+  const setAside = policyLine(report);
+  if (setAside) {
     lines.push("");
+    lines.push(setAside);
+  }
+  if (report.policy.failOn) {
+    // With a baseline only new findings fail; suppressed ones never do.
+    const what = report.policy.baseline !== undefined ? "new finding" : "finding";
     lines.push(
+      ...(setAside ? [] : [""]),
       report.policy.failed
-        ? `FAIL: ${report.policy.failing} finding(s) at or above ${report.policy.failOn}`
-        : `PASS: no finding at or above ${report.policy.failOn}`,
+        ? `FAIL: ${report.policy.failing} ${what}(s) at or above ${report.policy.failOn}`
+        : `PASS: no ${what} at or above ${report.policy.failOn}`,
     );
   }
   return `${lines.join("\n")}\n`;
