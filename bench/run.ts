@@ -5,11 +5,13 @@
 import { benchImageSources } from "./image-sources.js";
 import { benchNodeModules } from "./node-modules.js";
 import { benchTrivy } from "./trivy.js";
+import { benchVulndb } from "./vulndb.js";
 
 const groups: Record<string, () => Promise<unknown>> = {
   "image-sources": benchImageSources,
   "node-modules": benchNodeModules,
   trivy: benchTrivy,
+  vulndb: benchVulndb,
 };
 
 const wanted = process.argv.slice(2);

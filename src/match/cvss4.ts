@@ -61,8 +61,23 @@ export function cvss4BaseVector(vector: string): string | undefined {
   return `CVSS:4.0/${parts.join("/")}`;
 }
 
+/**
+ * Scores by vector, as scored: the calculator builds a whole object model per vector, and one
+ * vector rates many findings (every package an advisory affects). Bounded, restarting when full.
+ */
+const scored = new Map<string, number | undefined>();
+const SCORES_KEPT = 10_000;
+
 /** The CVSS-B score of a v4.0 vector; undefined when it is not one. */
 export function cvss4BaseScore(vector: string): number | undefined {
+  if (scored.has(vector)) return scored.get(vector);
+  const score = scoreVector(vector);
+  if (scored.size >= SCORES_KEPT) scored.clear();
+  scored.set(vector, score);
+  return score;
+}
+
+function scoreVector(vector: string): number | undefined {
   const base = cvss4BaseVector(vector);
   if (!base) return undefined;
   try {

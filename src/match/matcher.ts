@@ -73,6 +73,11 @@ interface Identity {
   version: string;
 }
 
+/** One name and version of a package in its OSV ecosystem: a question put to advisories. */
+export interface AdvisoryQuery extends Identity {
+  ecosystem: string;
+}
+
 /**
  * The names and versions advisories may know a package by. Debian, Ubuntu and Alpine advisories
  * name the source package (dpkg's Source:, apk's origin) and its version. rpm distributions
@@ -88,6 +93,30 @@ function identities(pkg: Package): Identity[] {
   const source = { name: pkg.sourceName, version: pkg.sourceVersion ?? pkg.version };
   if (pkg.type !== "rpm") return [source];
   return source.name === binary.name && source.version === binary.version ? [binary] : [binary, source];
+}
+
+/**
+ * What advisories are asked about one package: its ecosystem with each of its identities. Empty
+ * for a package without an ecosystem. The matcher looks records up by these, and `--online` asks
+ * osv.dev the same questions (advisoryQuestions), so both see the same records.
+ */
+export function advisoryQueries(pkg: Package): AdvisoryQuery[] {
+  const ecosystem = pkg.ecosystem;
+  if (!ecosystem) return [];
+  return identities(pkg).map((identity) => ({ ecosystem, ...identity }));
+}
+
+/**
+ * The distinct questions matchPackages() would look records up by for these packages: those of
+ * packages whose ecosystem has a version scheme, at versions valid in it.
+ */
+export function advisoryQuestions(packages: readonly Package[]): AdvisoryQuery[] {
+  const questions = new Map<string, AdvisoryQuery>();
+  for (const query of packages.flatMap(advisoryQueries)) {
+    if (!versionSchemeFor(query.ecosystem)?.isValid(query.version)) continue;
+    questions.set(`${query.ecosystem}\u0000${query.name}\u0000${query.version}`, query);
+  }
+  return [...questions.values()];
 }
 
 /** Whether the distribution says no fix is planned for an affected entry that has none. */
@@ -144,7 +173,9 @@ function matchRecord(
   }
   const first = covering[0];
   if (!first?.package) return undefined;
-  const fixed = lowestUnaffectedFix(identity.version, candidates, entries, scheme);
+  // With one entry, evaluateAffected has already found its lowest fix that it does not cover.
+  const fixed =
+    entries.length === 1 ? candidates[0] : lowestUnaffectedFix(identity.version, candidates, entries, scheme);
   const fixState: FixState = fixed
     ? "fixed"
     : covering.every((entry) => willNotFix(entry, record))
@@ -195,7 +226,9 @@ function mergeAliasGroups(
   const groups = new Map<string, RecordMatch[]>();
   for (const match of matches) {
     const root = find(match.record.id);
-    groups.set(root, [...(groups.get(root) ?? []), match]);
+    const group = groups.get(root);
+    if (group) group.push(match);
+    else groups.set(root, [match]);
   }
   const findings: Finding[] = [];
   for (const group of groups.values()) {
@@ -248,6 +281,15 @@ export function matchPackages(
   const findings: Finding[] = [];
   const warnings: MatchWarning[] = [];
   const recordCache = new Map<string, OsvRecord[]>();
+  // NVD's entry for a CVE, asked once per call: the records of one package name (Go's stdlib)
+  // are matched again for each version of it that the image holds.
+  const nvdCache = new Map<string, NvdEntry | undefined>();
+  const nvdEntry = (cveId: string): NvdEntry | undefined => {
+    if (nvdCache.has(cveId)) return nvdCache.get(cveId);
+    const entry = advisories.nvdEntry?.(cveId);
+    nvdCache.set(cveId, entry);
+    return entry;
+  };
   const recordsFor = (ecosystem: string, name: string): OsvRecord[] => {
     const key = `${ecosystem}\u0000${name}`;
     let records = recordCache.get(key);
@@ -262,19 +304,19 @@ export function matchPackages(
     const scheme = versionSchemeFor(pkg.ecosystem);
     if (!scheme) return;
     const matches = new Map<string, RecordMatch>();
-    for (const identity of identities(pkg)) {
-      if (!scheme.isValid(identity.version)) {
+    for (const query of advisoryQueries(pkg)) {
+      if (!scheme.isValid(query.version)) {
         warnings.push({
           package: pkg.purl,
-          problem: `version ${identity.version} is not a valid ${scheme.name} version; not matched`,
+          problem: `version ${query.version} is not a valid ${scheme.name} version; not matched`,
         });
         continue;
       }
-      for (const record of recordsFor(pkg.ecosystem, identity.name)) {
+      for (const record of recordsFor(query.ecosystem, query.name)) {
         if (record.withdrawn || matches.has(record.id)) continue;
-        const match = matchRecord(record, identity, pkg.ecosystem, scheme, options);
+        const match = matchRecord(record, query, query.ecosystem, scheme, options);
         if (match?.severity.source === "none")
-          match.severity = nvdSeverity(record, (id) => advisories.nvdEntry?.(id)) ?? match.severity;
+          match.severity = nvdSeverity(record, nvdEntry) ?? match.severity;
         if (match) matches.set(record.id, match);
       }
     }

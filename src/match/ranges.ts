@@ -12,19 +12,25 @@ type Kind = "introduced" | "fixed" | "last_affected" | "limit";
 interface RangeEvent {
   kind: Kind;
   version: string;
+  /** Whether it opens the range at the very beginning (isOrigin), kept to ask once. */
+  origin: boolean;
 }
 
 const kinds = new Set<string>(["introduced", "fixed", "last_affected", "limit"]);
 
+/** The two verdicts without a fix, shared: asked for every record's every range, and never changed. */
+const NOT_AFFECTED: RangeVerdict = Object.freeze({ affected: false });
+const AFFECTED: RangeVerdict = Object.freeze({ affected: true });
+
+/** "0" (and crates.io's "0.0.0-0") open a range at the very beginning of the version line. */
+function isOrigin(kind: Kind, version: string): boolean {
+  return kind === "introduced" && (version === "0" || version === "0.0.0-0");
+}
+
 function eventOf(event: OsvEvent): RangeEvent | undefined {
   const [kind, version] = Object.entries(event)[0] ?? [];
   if (kind === undefined || !kinds.has(kind) || typeof version !== "string") return undefined;
-  return { kind: kind as Kind, version };
-}
-
-/** "0" (and crates.io's "0.0.0-0") open a range at the very beginning of the version line. */
-function isOrigin(event: RangeEvent): boolean {
-  return event.kind === "introduced" && (event.version === "0" || event.version === "0.0.0-0");
+  return { kind: kind as Kind, version, origin: isOrigin(kind as Kind, version) };
 }
 
 /**
@@ -53,9 +59,9 @@ const sortedCache = new WeakMap<OsvRange, Map<VersionScheme, RangeEvent[]>>();
 function sortEvents(range: OsvRange, scheme: VersionScheme): RangeEvent[] {
   const events = range.events
     .map(eventOf)
-    .filter((e): e is RangeEvent => e !== undefined && (isOrigin(e) || scheme.isValid(e.version)));
+    .filter((e): e is RangeEvent => e !== undefined && (e.origin || scheme.isValid(e.version)));
   return events.sort((a, b) => {
-    if (isOrigin(a) || isOrigin(b)) return Number(isOrigin(b)) - Number(isOrigin(a));
+    if (a.origin || b.origin) return Number(b.origin) - Number(a.origin);
     return scheme.compare(a.version, b.version);
   });
 }
@@ -68,37 +74,81 @@ function sortEvents(range: OsvRange, scheme: VersionScheme): RangeEvent[] {
  * never apply to a package version.
  */
 export function evaluateRange(version: string, range: OsvRange, scheme: VersionScheme): RangeVerdict {
-  if (range.type !== "ECOSYSTEM" && range.type !== "SEMVER") return { affected: false };
-  const events = sortedEvents(range, scheme);
-  const order = (event: RangeEvent): number => (isOrigin(event) ? 1 : scheme.compare(version, event.version));
-  const limits = events.filter((event) => event.kind === "limit");
-  if (limits.length > 0 && !limits.some((limit) => order(limit) < 0)) return { affected: false };
+  if (range.type !== "ECOSYSTEM" && range.type !== "SEMVER") return NOT_AFFECTED;
+  // One pass, comparing the version with each event once: whether it lies below some limit,
+  // whether the walk leaves it affected, and the first closing event above it, which ends its
+  // stretch (only a `fixed` names a fix).
+  let limited = false;
+  let belowALimit = false;
   let affected = false;
-  for (const event of events) {
-    const position = order(event);
+  let end: RangeEvent | undefined;
+  for (const event of sortedEvents(range, scheme)) {
+    const position = event.origin ? 1 : scheme.compare(version, event.version);
     if (event.kind === "introduced") {
       if (position >= 0) affected = true;
     } else if (event.kind === "fixed") {
       if (position >= 0) affected = false;
+      else end ??= event;
     } else if (event.kind === "last_affected") {
       if (position > 0) affected = false;
+      else end ??= event;
+    } else {
+      limited = true;
+      if (position < 0) {
+        belowALimit = true;
+        end ??= event;
+      }
     }
   }
-  if (!affected) return { affected: false };
-  // The version's stretch ends at the first closing event above it; only a `fixed` names a fix.
-  const end = events.find(
-    (event) =>
-      (event.kind === "fixed" && order(event) < 0) ||
-      (event.kind === "last_affected" && order(event) <= 0) ||
-      (event.kind === "limit" && order(event) < 0),
-  );
-  return end?.kind === "fixed" ? { affected: true, fixed: end.version } : { affected: true };
+  if ((limited && !belowALimit) || !affected) return NOT_AFFECTED;
+  return end?.kind === "fixed" ? { affected: true, fixed: end.version } : AFFECTED;
 }
 
+/** An affected entry's `versions`, arranged for asking whether a version is among them. */
+interface ListedVersions {
+  /** Every listed text: a version written as listed needs no comparison. */
+  texts: Set<string>;
+  /** The canonical forms of the listed versions the scheme can order, where it has them. */
+  canonical?: Set<string>;
+  /** The listed versions the scheme can order, compared one by one where it has no canonical form. */
+  valid: string[];
+}
+
+/** Per entry and scheme: a record's list is asked about for every version and every fix candidate. */
+const listedCache = new WeakMap<OsvAffected, Map<VersionScheme, ListedVersions>>();
+
+function listedVersions(affected: OsvAffected, versions: string[], scheme: VersionScheme): ListedVersions {
+  let byScheme = listedCache.get(affected);
+  if (!byScheme) {
+    byScheme = new Map();
+    listedCache.set(affected, byScheme);
+  }
+  let listed = byScheme.get(scheme);
+  if (!listed) {
+    const valid = versions.filter((text) => scheme.isValid(text));
+    const canonical = scheme.canonical?.bind(scheme);
+    listed = {
+      texts: new Set(versions),
+      valid,
+      ...(canonical ? { canonical: new Set(valid.map(canonical)) } : {}),
+    };
+    byScheme.set(scheme, listed);
+  }
+  return listed;
+}
+
+/**
+ * Whether the entry lists the version: as written, or as a version the scheme orders equal to it
+ * (PyPI `1.0` is listed as `1.0.0`). A scheme's canonical form makes that a set lookup; otherwise
+ * each listed version is compared.
+ */
 function inVersionsList(version: string, affected: OsvAffected, scheme: VersionScheme): boolean {
-  return (affected.versions ?? []).some(
-    (listed) => listed === version || (scheme.isValid(listed) && scheme.compare(listed, version) === 0),
-  );
+  const versions = affected.versions;
+  if (versions === undefined || versions.length === 0) return false;
+  const listed = listedVersions(affected, versions, scheme);
+  if (listed.texts.has(version)) return true;
+  if (listed.canonical && scheme.canonical) return listed.canonical.has(scheme.canonical(version));
+  return listed.valid.some((text) => scheme.compare(text, version) === 0);
 }
 
 /** Whether an `affected` entry covers the version: any of its ranges, or its `versions` list. */
@@ -121,6 +171,7 @@ export function lowestUnaffectedFix(
   entries: OsvAffected[],
   scheme: VersionScheme,
 ): string | undefined {
+  if (candidates.length === 0) return undefined;
   return [...new Set(candidates)]
     .filter((candidate) => scheme.compare(candidate, version) > 0)
     .sort((a, b) => scheme.compare(a, b))
@@ -144,7 +195,7 @@ export function evaluateAffected(
     covered = true;
     if (verdict.fixed !== undefined) fixes.push(verdict.fixed);
   }
-  if (!covered && !inVersionsList(version, affected, scheme)) return { affected: false };
+  if (!covered && !inVersionsList(version, affected, scheme)) return NOT_AFFECTED;
   const fixed = lowestUnaffectedFix(version, fixes, [affected], scheme);
-  return fixed ? { affected: true, fixed } : { affected: true };
+  return fixed ? { affected: true, fixed } : AFFECTED;
 }

@@ -73,6 +73,9 @@ export interface StoreSummary {
   lastUpdate?: string;
 }
 
+/** How many parsed records a store keeps for recordsFor (a few times what one scan asks for). */
+const PARSED_RECORDS_KEPT = 5_000;
+
 /**
  * The advisory store: OSV records indexed by (ecosystem, normalised package name). The
  * ecosystem column holds the base name ("Debian"), so one query finds every release's records.
@@ -83,7 +86,18 @@ export class AdvisoryStore {
     upsert: SqlStatement;
     insertAffected: SqlStatement;
     byPackage: SqlStatement;
+    recordById: SqlStatement;
+    nvdByCve: SqlStatement;
   };
+
+  /**
+   * Records already read, by id, with the `modified` they were read at: parsing a record's JSON
+   * costs more than finding it, and the matcher's work on a record (its sorted events, its
+   * versions list as a set) is remembered on the parsed objects, so a record handed out again
+   * comes with that work done. A record changed since (by putRecords, or by another process:
+   * its `modified` moves) is read again.
+   */
+  private readonly parsedRecords = new Map<string, { modified: string; record: OsvRecord }>();
 
   private constructor(
     private readonly db: SqlDatabase,
@@ -99,9 +113,12 @@ export class AdvisoryStore {
         "INSERT OR IGNORE INTO affected (ecosystem, name, advisory_id) VALUES (?, ?, ?)",
       ),
       byPackage: db.prepare(
-        "SELECT a.record AS record FROM affected f JOIN advisories a ON a.id = f.advisory_id " +
+        "SELECT a.id AS id, a.modified AS modified FROM affected f JOIN advisories a ON a.id = f.advisory_id " +
           "WHERE f.ecosystem = ? AND f.name = ? AND a.withdrawn IS NULL",
       ),
+      recordById: db.prepare("SELECT record FROM advisories WHERE id = ?"),
+      // Asked once per finding whose record carries no severity: prepared once, not per call.
+      nvdByCve: db.prepare("SELECT * FROM nvd WHERE cve_id = ?"),
     };
   }
 
@@ -160,6 +177,7 @@ export class AdvisoryStore {
   putRecords(records: OsvRecord[]): void {
     this.db.transaction(() => {
       for (const record of records) {
+        this.parsedRecords.delete(record.id);
         this.statements.deleteAffected.run(record.id);
         this.statements.upsert.run(
           record.id,
@@ -180,13 +198,29 @@ export class AdvisoryStore {
     });
   }
 
-  /** Records (not withdrawn) with an affected entry for this package in any release of the ecosystem. */
+  /**
+   * Records (not withdrawn) with an affected entry for this package in any release of the
+   * ecosystem. The records are shared with earlier and later callers: read them, never change them.
+   */
   recordsFor(ecosystem: string, name: string): OsvRecord[] {
     const rows = this.statements.byPackage.all(
       ecosystemBase(ecosystem),
       normalizePackageName(ecosystem, name),
     );
-    return rows.map((row) => JSON.parse(String(row.record)) as OsvRecord);
+    return rows.map((row) => this.parsedRecord(String(row.id), String(row.modified)));
+  }
+
+  private parsedRecord(id: string, modified: string): OsvRecord {
+    const kept = this.parsedRecords.get(id);
+    if (kept?.modified === modified) return kept.record;
+    const record = JSON.parse(String(this.statements.recordById.get(id)?.record)) as OsvRecord;
+    if (this.parsedRecords.size >= PARSED_RECORDS_KEPT && !kept) {
+      // The oldest read goes first (a Map iterates in insertion order).
+      const oldest = this.parsedRecords.keys().next().value;
+      if (oldest !== undefined) this.parsedRecords.delete(oldest);
+    }
+    this.parsedRecords.set(id, { modified, record });
+    return record;
   }
 
   /** The stored record's `modified`, or undefined when the store does not hold the record. */
@@ -216,7 +250,7 @@ export class AdvisoryStore {
   }
 
   nvdEntry(cveId: string): NvdEntry | undefined {
-    const row = this.db.prepare("SELECT * FROM nvd WHERE cve_id = ?").get(cveId);
+    const row = this.statements.nvdByCve.get(cveId);
     if (!row) return undefined;
     const text = (value: unknown) => (typeof value === "string" ? value : undefined);
     const cvssVersion = text(row.cvss_version);

@@ -1,3 +1,4 @@
+import { cachedParser } from "./parse-cache.js";
 import type { VersionScheme } from "./types.js";
 
 /**
@@ -119,9 +120,11 @@ function compareSuffixes(a: ApkVersion["suffixes"], b: ApkVersion["suffixes"]): 
   return 0;
 }
 
+const parseApkCached = cachedParser(parseApkVersion);
+
 export function compareApkVersions(aText: string, bText: string): number {
-  const a = parseApkVersion(aText);
-  const b = parseApkVersion(bText);
+  const a = parseApkCached(aText);
+  const b = parseApkCached(bText);
   if (a.broken && b.broken) return compareText(a.text, b.text);
   return (
     compareNumbers(a.numbers, b.numbers) ||

@@ -1,4 +1,5 @@
-import { compareSemverText, parseSemver } from "./semver2.js";
+import { cachedParser } from "./parse-cache.js";
+import { canonicalSemver, compareSemverText, parseSemverCached } from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
 /**
@@ -11,7 +12,8 @@ export const cargoScheme: VersionScheme = {
   name: "semver2",
   compare: compareSemverText,
   isValid: (version) => {
-    const parsed = parseSemver(version);
+    const parsed = parseSemverCached(version);
     return parsed !== undefined && !parsed.pastPatch;
   },
+  canonical: cachedParser((version) => canonicalSemver(parseSemverCached(version), version)),
 };

@@ -1,4 +1,5 @@
 import { compareNumberLists } from "./numeric-list.js";
+import { cachedParser, decimalKey } from "./parse-cache.js";
 import { compareParsed } from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
@@ -12,12 +13,19 @@ export function parseCranVersion(text: string): string[] | undefined {
   return /^\d+(?:[.-]\d+)*$/.test(version) ? version.split(/[.-]/) : undefined;
 }
 
+const parseCranCached = cachedParser(parseCranVersion);
+
 export function compareCranVersions(a: string, b: string): number {
-  return compareParsed(a, b, parseCranVersion, compareNumberLists);
+  return compareParsed(a, b, parseCranCached, compareNumberLists);
 }
 
 export const cranScheme: VersionScheme = {
   name: "cran",
   compare: compareCranVersions,
-  isValid: (version) => parseCranVersion(version) !== undefined,
+  isValid: (version) => parseCranCached(version) !== undefined,
+  // The numbers without leading zeros: lists of different lengths are never equal.
+  canonical: cachedParser((version) => {
+    const numbers = parseCranCached(version);
+    return numbers ? `V${numbers.map(decimalKey).join(".")}` : `L${version}`;
+  }),
 };

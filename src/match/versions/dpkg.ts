@@ -1,3 +1,4 @@
+import { cachedParser } from "./parse-cache.js";
 import type { VersionScheme } from "./types.js";
 
 interface DpkgVersion {
@@ -73,18 +74,51 @@ function compareFragment(a: string, b: string): number {
   return 0;
 }
 
+/** What a text is compared as: an unparsable version is a plain upstream string, for a total order. */
+const comparable = cachedParser(
+  (text: string): DpkgVersion => parseDpkgVersion(text) ?? { epoch: 0, upstream: text, revision: "" },
+);
+const parsedDpkg = cachedParser(parseDpkgVersion);
+
 export function compareDpkgVersions(a: string, b: string): number {
-  const va = parseDpkgVersion(a);
-  const vb = parseDpkgVersion(b);
-  // An unparsable version still needs a total order: compare it as a plain upstream string.
-  const pa = va ?? { epoch: 0, upstream: a, revision: "" };
-  const pb = vb ?? { epoch: 0, upstream: b, revision: "" };
+  const pa = comparable(a);
+  const pb = comparable(b);
   if (pa.epoch !== pb.epoch) return pa.epoch - pb.epoch;
   return compareFragment(pa.upstream, pb.upstream) || compareFragment(pa.revision, pb.revision);
+}
+
+/**
+ * An upstream version or revision as compareFragment tells them apart: its non-digit runs as
+ * written, each digit run as its number, a missing digit run as 0 (`1.` = `1.0`, `a` = `a0`, and
+ * the empty string = `0`).
+ */
+function canonicalFragment(text: string): string {
+  let canonical = "";
+  let i = 0;
+  while (i < text.length) {
+    const nonDigits = i;
+    while (i < text.length && !isDigit(text.charCodeAt(i))) i++;
+    canonical += text.slice(nonDigits, i);
+    while (text.charCodeAt(i) === CODE_0) i++;
+    const digits = i;
+    while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+    canonical += digits === i ? "0" : text.slice(digits, i);
+  }
+  return canonical === "" ? "0" : canonical;
+}
+
+/**
+ * `epoch:upstream-revision`, each part canonical. It reads back one way: the epoch ends at the
+ * first colon, and no revision holds a hyphen (an unparsable text's revision is empty).
+ */
+function canonicalDpkg(text: string): string {
+  const version = comparable(text);
+  return `${version.epoch}:${canonicalFragment(version.upstream)}-${canonicalFragment(version.revision)}`;
 }
 
 export const dpkgScheme: VersionScheme = {
   name: "dpkg",
   compare: compareDpkgVersions,
-  isValid: (version) => parseDpkgVersion(version) !== undefined,
+  isValid: (version) => parsedDpkg(version) !== undefined,
+  canonical: cachedParser(canonicalDpkg),
 };

@@ -1,4 +1,12 @@
-import { compareParsed, compareSemver, parseSemver, type Semver } from "./semver2.js";
+import { cachedParser } from "./parse-cache.js";
+import {
+  canonicalSemver,
+  compareParsed,
+  compareSemver,
+  parseSemver,
+  type Semver,
+  versionGroups,
+} from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
 /**
@@ -31,14 +39,7 @@ export function goTagToSemver(text: string): string {
     const tag = trimmed.split(/\s/)[0] as string;
     const match = GO_TAG.exec(tag);
     if (!match) return trimmed;
-    const [, major, minor = "0", patch, kind, number] = match as unknown as [
-      string,
-      string,
-      string?,
-      string?,
-      string?,
-      string?,
-    ];
+    const [, major, minor = "0", patch, kind, number] = versionGroups(match);
     const languageVersion =
       patch === undefined && kind === undefined && (Number(major) > 1 || Number(minor) >= 21);
     if (languageVersion) return `${major}.${minor}.0-0`;
@@ -56,15 +57,18 @@ export function parseGoVersion(text: string): Semver | undefined {
   return parseSemver(goTagToSemver(text));
 }
 
+const parseGoCached = cachedParser(parseGoVersion);
+
 export function compareGoVersions(a: string, b: string): number {
-  return compareParsed(a, b, parseGoVersion, compareSemver);
+  return compareParsed(a, b, parseGoCached, compareSemver);
 }
 
 export const goScheme: VersionScheme = {
   name: "go-semver",
   compare: compareGoVersions,
   isValid: (version) => {
-    const parsed = parseGoVersion(version);
+    const parsed = parseGoCached(version);
     return parsed !== undefined && !parsed.pastPatch;
   },
+  canonical: cachedParser((version) => canonicalSemver(parseGoCached(version), version)),
 };

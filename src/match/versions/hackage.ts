@@ -1,4 +1,5 @@
 import { compareNumberLists } from "./numeric-list.js";
+import { cachedParser, decimalKey } from "./parse-cache.js";
 import { compareParsed } from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
@@ -12,12 +13,19 @@ export function parseHackageVersion(text: string): string[] | undefined {
   return /^\d+(?:\.\d+)*$/.test(version) ? version.split(".") : undefined;
 }
 
+const parseHackageCached = cachedParser(parseHackageVersion);
+
 export function compareHackageVersions(a: string, b: string): number {
-  return compareParsed(a, b, parseHackageVersion, compareNumberLists);
+  return compareParsed(a, b, parseHackageCached, compareNumberLists);
 }
 
 export const hackageScheme: VersionScheme = {
   name: "hackage",
   compare: compareHackageVersions,
-  isValid: (version) => parseHackageVersion(version) !== undefined,
+  isValid: (version) => parseHackageCached(version) !== undefined,
+  // The numbers without leading zeros: lists of different lengths are never equal.
+  canonical: cachedParser((version) => {
+    const numbers = parseHackageCached(version);
+    return numbers ? `V${numbers.map(decimalKey).join(".")}` : `L${version}`;
+  }),
 };

@@ -1,3 +1,4 @@
+import { cachedParser } from "./parse-cache.js";
 import type { VersionScheme } from "./types.js";
 
 /**
@@ -116,9 +117,12 @@ function padFor(other: Token): Token {
     : { separator: other.separator, text: "" };
 }
 
+/** Token lists are shared between comparisons: nothing below changes one. */
+const tokens = cachedParser(tokenize);
+
 export function compareMavenVersions(a: string, b: string): number {
-  const left = tokenize(a);
-  const right = tokenize(b);
+  const left = tokens(a);
+  const right = tokens(b);
   const length = Math.max(left.length, right.length);
   for (let i = 0; i < length; i++) {
     const l = left[i];
@@ -129,9 +133,24 @@ export function compareMavenVersions(a: string, b: string): number {
   return 0;
 }
 
+/**
+ * The token list written out: each token's separator, then `#` and its number or `$` and its
+ * qualifier. Two versions are equal exactly when their lists are: every null a comparison could
+ * pad with has been dropped from the end, so lists of different lengths differ somewhere, and
+ * tokens are equal only with the same separator, kind and value.
+ */
+function canonicalMaven(version: string): string {
+  let canonical = "";
+  for (const token of tokens(version))
+    canonical +=
+      token.number !== undefined ? `${token.separator}#${token.number}` : `${token.separator}$${token.text}`;
+  return canonical;
+}
+
 export const mavenScheme: VersionScheme = {
   name: "maven",
   compare: compareMavenVersions,
+  canonical: cachedParser(canonicalMaven),
   // Maven orders any text; only an empty version or one with whitespace inside is not a version.
   isValid: (version) => version.trim() !== "" && !/\s/.test(version.trim()),
 };

@@ -1,4 +1,12 @@
-import { compareDecimal, compareIdentifiers, compareParsed, compareText } from "./semver2.js";
+import { cachedParser, decimalKey } from "./parse-cache.js";
+import {
+  compareDecimal,
+  compareIdentifiers,
+  compareParsed,
+  compareText,
+  isNumeric,
+  versionGroups,
+} from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
 /**
@@ -19,14 +27,7 @@ const VERSION =
 export function parseNugetVersion(text: string): NugetVersion | undefined {
   const match = VERSION.exec(text.trim());
   if (!match) return undefined;
-  const [, major, minor = "0", patch = "0", revision = "0", label] = match as unknown as [
-    string,
-    string,
-    string?,
-    string?,
-    string?,
-    string?,
-  ];
+  const [, major, minor = "0", patch = "0", revision = "0", label] = versionGroups(match);
   return { numbers: [major, minor, patch, revision], labels: label === undefined ? [] : label.split(".") };
 }
 
@@ -45,12 +46,28 @@ export function compareNugetParsed(a: NugetVersion, b: NugetVersion): number {
   return compareIdentifiers(a.labels, b.labels, compareIgnoringCase);
 }
 
+const parseNugetCached = cachedParser(parseNugetVersion);
+
 export function compareNugetVersions(a: string, b: string): number {
-  return compareParsed(a, b, parseNugetVersion, compareNugetParsed);
+  return compareParsed(a, b, parseNugetCached, compareNugetParsed);
+}
+
+/**
+ * The four numbers without leading zeros and the labels, numeric ones as numbers and the others
+ * in upper case, as compareNugetParsed tells them apart; text that does not parse is itself.
+ */
+function canonicalNuget(text: string): string {
+  const version = parseNugetCached(text);
+  if (!version) return `L${text}`;
+  const numbers = version.numbers.map(decimalKey).join(".");
+  if (version.labels.length === 0) return `V${numbers}`;
+  const labels = version.labels.map((label) => (isNumeric(label) ? decimalKey(label) : label.toUpperCase()));
+  return `V${numbers}-${labels.join(".")}`;
 }
 
 export const nugetScheme: VersionScheme = {
   name: "nuget",
   compare: compareNugetVersions,
-  isValid: (version) => parseNugetVersion(version) !== undefined,
+  isValid: (version) => parseNugetCached(version) !== undefined,
+  canonical: cachedParser(canonicalNuget),
 };

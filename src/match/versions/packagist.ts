@@ -1,3 +1,4 @@
+import { cachedParser } from "./parse-cache.js";
 import { compareDecimal, compareParsed } from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
@@ -79,8 +80,10 @@ export function comparePackagistParts(a: readonly string[], b: readonly string[]
   return 0;
 }
 
+const parsePackagistCached = cachedParser(parsePackagistVersion);
+
 export function comparePackagistVersions(a: string, b: string): number {
-  return compareParsed(a, b, parsePackagistVersion, comparePackagistParts);
+  return compareParsed(a, b, parsePackagistCached, comparePackagistParts);
 }
 
 /** Any non-empty text without whitespace orders; PHP's version_compare accepts every string. */
@@ -92,5 +95,7 @@ export function parsePackagistVersion(text: string): string[] | undefined {
 export const packagistScheme: VersionScheme = {
   name: "packagist",
   compare: comparePackagistVersions,
-  isValid: (version) => parsePackagistVersion(version) !== undefined,
+  isValid: (version) => parsePackagistCached(version) !== undefined,
+  // No canonical form: a number and a word ranked like one (`#`) are equal, yet two numbers
+  // may not be, so equality here is not transitive.
 };

@@ -1,4 +1,12 @@
-import { compareDecimal, compareIdentifiers, compareParsed, parseSemver, type Semver } from "./semver2.js";
+import { cachedParser } from "./parse-cache.js";
+import {
+  canonicalSemver,
+  compareDecimal,
+  compareIdentifiers,
+  compareParsed,
+  parseSemverCached,
+  type Semver,
+} from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
 /**
@@ -24,14 +32,16 @@ export function comparePubParsed(a: Semver, b: Semver): number {
 }
 
 export function comparePubVersions(a: string, b: string): number {
-  return compareParsed(a, b, parseSemver, comparePubParsed);
+  return compareParsed(a, b, parseSemverCached, comparePubParsed);
 }
 
 export const pubScheme: VersionScheme = {
   name: "pub",
   compare: comparePubVersions,
   isValid: (version) => {
-    const parsed = parseSemver(version);
+    const parsed = parseSemverCached(version);
     return parsed !== undefined && !parsed.pastPatch;
   },
+  // A build counts: it is part of the canonical text.
+  canonical: cachedParser((version) => canonicalSemver(parseSemverCached(version), version, true)),
 };

@@ -1,3 +1,4 @@
+import { cachedParser } from "./parse-cache.js";
 import type { VersionScheme } from "./types.js";
 
 export interface RpmVersion {
@@ -108,9 +109,11 @@ export function rpmvercmp(a: string, b: string): number {
  * release, each with rpmvercmp. A missing epoch is 0. A version without a release sorts before
  * the same version with any release, so the bare versions some advisories use order totally.
  */
+const parseRpmCached = cachedParser(parseRpmVersion);
+
 export function compareRpmVersions(a: string, b: string): number {
-  const va = parseRpmVersion(a);
-  const vb = parseRpmVersion(b);
+  const va = parseRpmCached(a);
+  const vb = parseRpmCached(b);
   const byEpoch = rpmvercmp(va.epoch, vb.epoch);
   if (byEpoch !== 0) return byEpoch;
   const byVersion = rpmvercmp(va.version, vb.version);

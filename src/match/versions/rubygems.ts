@@ -1,3 +1,4 @@
+import { cachedParser, decimalKey } from "./parse-cache.js";
 import { compareDecimal, compareParsed, compareText } from "./semver2.js";
 import type { VersionScheme } from "./types.js";
 
@@ -71,12 +72,26 @@ export function compareGemSegments(a: Segment[], b: Segment[]): number {
   return 0;
 }
 
+const parseGemCached = cachedParser(parseGemVersion);
+
 export function compareGemVersions(a: string, b: string): number {
-  return compareParsed(a, b, parseGemVersion, compareGemSegments);
+  return compareParsed(a, b, parseGemCached, compareGemSegments);
+}
+
+/**
+ * The segments, numbers without leading zeros. A comparison pads the shorter list with zeros,
+ * but a list never ends in a zero (parseGemVersion drops them), so lists of different lengths
+ * differ somewhere; strings are letters and numbers digits, so the two never meet.
+ */
+function canonicalGem(text: string): string {
+  const segments = parseGemCached(text);
+  if (!segments) return `L${text}`;
+  return `V${segments.map((segment) => (typeof segment === "string" ? segment : decimalKey(segment.digits))).join(".")}`;
 }
 
 export const rubygemsScheme: VersionScheme = {
   name: "rubygems",
   compare: compareGemVersions,
   isValid: (version) => VERSION.test(version.trim()),
+  canonical: cachedParser(canonicalGem),
 };

@@ -19,14 +19,33 @@ export interface Semver {
   pastPatch: boolean;
 }
 
+import { cachedParser, decimalKey } from "./parse-cache.js";
+
 const IDENTIFIERS = /^[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$/;
+
+/**
+ * A version pattern's match, typed as the patterns are written: the first group (the leading
+ * number) always takes part in a match, the later ones may not.
+ */
+export function versionGroups(match: RegExpExecArray): [string, string, ...Array<string | undefined>] {
+  return match as unknown as [string, string, ...Array<string | undefined>];
+}
 
 /** Compares two strings of decimal digits as numbers, however long. */
 export function compareDecimal(a: string, b: string): number {
-  const x = a.replace(/^0+/, "");
-  const y = b.replace(/^0+/, "");
-  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
-  return x < y ? -1 : x > y ? 1 : 0;
+  if (a === b) return 0;
+  // Past the leading zeros, the longer number is the larger; of two as long, the first digit
+  // that differs decides. Run on every comparison: no new strings.
+  let i = 0;
+  while (i < a.length && a.charCodeAt(i) === 48) i++;
+  let j = 0;
+  while (j < b.length && b.charCodeAt(j) === 48) j++;
+  if (a.length - i !== b.length - j) return a.length - i < b.length - j ? -1 : 1;
+  for (; i < a.length; i++, j++) {
+    const difference = a.charCodeAt(i) - b.charCodeAt(j);
+    if (difference !== 0) return difference < 0 ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Compares as JavaScript strings (UTF-16 code units, which is byte order for ASCII). */
@@ -64,7 +83,7 @@ export function compareIdentifiers(
 export function parseSemver(text: string): Semver | undefined {
   const match = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(.*)$/s.exec(text);
   if (!match) return undefined;
-  const [, major, minor, patch] = match as unknown as [string, string, string?, string?];
+  const [, major, minor, patch] = versionGroups(match);
   let rest = match[4] ?? "";
   let pastPatch = false;
   let build = "";
@@ -123,7 +142,31 @@ export function compareParsed<T>(
   return compareText(a, b);
 }
 
+/** parseSemver, reading each distinct text once. */
+export const parseSemverCached = cachedParser(parseSemver);
+
 /** The SemVer ordering for an ecosystem that writes versions as plain SemVer 2.0 (crates.io). */
 export function compareSemverText(a: string, b: string): number {
-  return compareParsed(a, b, parseSemver, compareSemver);
+  return compareParsed(a, b, parseSemverCached, compareSemver);
+}
+
+/** An identifier as compareIdentifiers tells them apart: a numeric one as its number. */
+export function identifierKey(identifier: string): string {
+  return isNumeric(identifier) ? decimalKey(identifier) : identifier;
+}
+
+/**
+ * One text per class of equal versions under compareSemver (`withBuild`: comparePubParsed), for
+ * the ordering `compareParsed(_, _, parse, compareSemver)`: the numbers without leading zeros,
+ * the prerelease identifiers (numeric ones as numbers), and the build where it counts; text that
+ * does not parse is itself behind another mark, as it equals only itself. Numeric identifiers
+ * are all digits and the others are not, so the two kinds never meet.
+ */
+export function canonicalSemver(version: Semver | undefined, text: string, withBuild = false): string {
+  if (!version) return `L${text}`;
+  let canonical = `V${version.core.map(decimalKey).join(".")}`;
+  if (version.prerelease.length > 0) canonical += `-${version.prerelease.map(identifierKey).join(".")}`;
+  if (withBuild && version.build !== "")
+    canonical += `+${version.build.split(".").map(identifierKey).join(".")}`;
+  return canonical;
 }
