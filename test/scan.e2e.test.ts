@@ -219,6 +219,13 @@ describe("layerwatch scan, end to end", () => {
     expect(lines[1]).toBe("Findings: 7 (critical: 1, high: 2, medium: 1, low: 1, unknown: 2)");
     expect(lines[3]).toMatch(/^SEVERITY\s+ID\s+PACKAGE\s+INSTALLED\s+FIXED\s+LAYER$/);
     expect(lines[4]).toMatch(/^CRITICAL\s+CVE-2021-44906\s+minimist\s+1\.2\.5\s+1\.2\.6\s+1$/);
+    // Grouped by package, the most severe package first: lodash's medium finding follows its high
+    // one (without repeating the package) and comes before qs's high one.
+    expect(lines.slice(5, 8).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual([
+      ["HIGH", "CVE-2021-23337", "lodash"],
+      ["MEDIUM", "CVE-2020-28500", "4.17.21"],
+      ["HIGH", "CVE-2022-24999", "qs"],
+    ]);
     expect(stdout).not.toContain("\u001b[");
   });
 

@@ -46,6 +46,47 @@ function policyLine(report: JsonReport): string | undefined {
 }
 
 /** A terminal table of the findings, most severe first, with a summary line. */
+const severityRank: Record<ReportFinding["severity"]["level"], number> = {
+  critical: 0,
+  high: 1,
+  medium: 2,
+  low: 3,
+  unknown: 4,
+};
+
+/** One package: the same purl installed in the same layer. */
+function packageKey(finding: ReportFinding): string {
+  return `${finding.package.purl}\u0000${finding.layer.index}`;
+}
+
+/**
+ * The findings grouped by package, so a package's problems read together: the package with the
+ * most severe finding first, and within a package the most severe first; ties keep the report's
+ * order (sort is stable).
+ */
+function groupedByPackage(findings: readonly ReportFinding[]): ReportFinding[] {
+  const worst = new Map<string, number>();
+  for (const finding of findings) {
+    const key = packageKey(finding);
+    worst.set(key, Math.min(worst.get(key) ?? 4, severityRank[finding.severity.level]));
+  }
+  const firstSeen = new Map<string, number>();
+  findings.forEach((finding, i) => {
+    if (!firstSeen.has(packageKey(finding))) firstSeen.set(packageKey(finding), i);
+  });
+  const groupOrder = (finding: ReportFinding) => {
+    const key = packageKey(finding);
+    return [worst.get(key) ?? 4, firstSeen.get(key) ?? 0] as const;
+  };
+  return [...findings].sort((a, b) => {
+    const [worstA, firstA] = groupOrder(a);
+    const [worstB, firstB] = groupOrder(b);
+    return (
+      worstA - worstB || firstA - firstB || severityRank[a.severity.level] - severityRank[b.severity.level]
+    );
+  });
+}
+
 export function renderTable(report: JsonReport, options: { colour: boolean }): string {
   const lines: string[] = [];
   const os = report.os
@@ -72,16 +113,21 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
       "LAYER",
       ...(marked ? ["STATUS"] : []),
     ];
-    const rows = report.findings.map((finding) => [
-      finding.severity.level.toUpperCase(),
-      finding.id,
-      finding.package.name,
-      finding.installedVersion,
-      finding.fixedVersion ?? "(not fixed)",
-      // -1: an SBOM that does not say which layer.
-      finding.layer.index < 0 ? "-" : String(finding.layer.index),
-      ...(marked ? [policyStatus(finding)] : []),
-    ]);
+    const findings = groupedByPackage(report.findings);
+    const rows = findings.map((finding, i) => {
+      // A package's name and version are printed on its group's first row only.
+      const continues = i > 0 && packageKey(findings[i - 1] as ReportFinding) === packageKey(finding);
+      return [
+        finding.severity.level.toUpperCase(),
+        finding.id,
+        continues ? "" : finding.package.name,
+        continues ? "" : finding.installedVersion,
+        finding.fixedVersion ?? "(not fixed)",
+        // -1: an SBOM that does not say which layer.
+        finding.layer.index < 0 ? "-" : String(finding.layer.index),
+        ...(marked ? [policyStatus(finding)] : []),
+      ];
+    });
     const widths = header.map((title, column) =>
       Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
     );
@@ -92,7 +138,7 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
         .join("  ")
         .trimEnd(),
     );
-    report.findings.forEach((finding, i) => {
+    findings.forEach((finding, i) => {
       const cells = (rows[i] ?? []).map((cell, column) => pad(cell, widths[column] ?? 0));
       if (options.colour && cells[0] !== undefined)
         cells[0] = `${colours[finding.severity.level]}${cells[0]}${RESET}`;

@@ -658,7 +658,9 @@ describe("--baseline", () => {
     expect(lines[3]).toMatch(/^SEVERITY\s+ID\s+PACKAGE\s+INSTALLED\s+FIXED\s+LAYER\s+STATUS$/);
     expect(lines[4]).toMatch(/^CRITICAL\s+CVE-2021-44906\s+minimist\s.*\s1\s+suppressed \(vex\)$/);
     expect(lines[5]).toMatch(/^HIGH\s+CVE-2021-23337\s+lodash\s.*\s1\s+known$/);
-    expect(lines[6]).toMatch(/^HIGH\s+CVE-2022-24999\s+qs\s.*\s1\s+suppressed \(ignore\)$/);
+    // Grouped by package: lodash's medium finding follows its high one, without the name again.
+    expect(lines[6]).toMatch(/^MEDIUM\s+CVE-2020-28500\s{3,}4\.17\.21\s+1\s+known$/);
+    expect(lines[7]).toMatch(/^HIGH\s+CVE-2022-24999\s+qs\s.*\s1\s+suppressed \(ignore\)$/);
     expect(table.stdout).toContain(
       "\nPolicy: 2 suppressed (1 by the ignore file, 1 by VEX); 1 hidden by --ignore-unfixed; 5 known to the baseline, 1 new\n" +
         "PASS: no new finding at or above high\n",
