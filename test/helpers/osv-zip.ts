@@ -1,7 +1,9 @@
 import { createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { expect } from "vitest";
 import yazl from "yazl";
+import { cli } from "./cli.js";
 
 /** Writes a zip in OSV's export layout: one `<ID>.json` per record at the root. */
 export async function writeZip(
@@ -33,4 +35,17 @@ export async function zipFixtureEcosystem(
   const path = join(dest, ecosystem, "all.zip");
   await writeZip(path, members);
   return path;
+}
+
+/**
+ * Writes each record as `<dir>/<ID>.json` (OSV's layout) and imports the folder into the store
+ * with `layerwatch db import`, which must succeed without a word on standard error.
+ */
+export async function importRecords(db: string, dir: string, records: ReadonlyArray<{ id: string }>) {
+  await mkdir(dir, { recursive: true });
+  for (const record of records)
+    await writeFile(join(dir, `${record.id}.json`), JSON.stringify(record, null, 2));
+  const imported = await cli(["--db", db, "db", "import", dir]);
+  expect(imported.stderr).toBe("");
+  expect(imported.code).toBe(0);
 }

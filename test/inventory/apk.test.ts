@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import type { Distro } from "../../src/inventory/types.js";
 import type { JsonReport } from "../../src/report/model.js";
 import { cli } from "../helpers/cli.js";
 import { buildImage, writeOciLayout } from "../helpers/image-builder.js";
+import { importRecords } from "../helpers/osv-zip.js";
 import { compileSchema } from "../helpers/schema.js";
 import { sharedData } from "../helpers/shared-data.js";
 
@@ -344,13 +345,7 @@ describe("an Alpine 3.19 image, end to end through the CLI", () => {
       },
     ]);
     await writeOciLayout(image, layout);
-    const osv = join(work, "osv");
-    await mkdir(osv, { recursive: true });
-    for (const record of records)
-      await writeFile(join(osv, `${record.id}.json`), JSON.stringify(record, null, 2));
-    const imported = await cli(["--db", db, "db", "import", osv]);
-    expect(imported.stderr).toBe("");
-    expect(imported.code).toBe(0);
+    await importRecords(db, join(work, "osv"), records);
   });
 
   afterAll(async () => {

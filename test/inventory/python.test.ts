@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import type { JsonReport } from "../../src/report/model.js";
 import { cli } from "../helpers/cli.js";
 import { buildImage, writeOciLayout } from "../helpers/image-builder.js";
 import { extractFile } from "../helpers/inventory.js";
+import { importRecords } from "../helpers/osv-zip.js";
 import { compileSchema } from "../helpers/schema.js";
 import { sharedData } from "../helpers/shared-data.js";
 
@@ -466,12 +467,7 @@ describe("a Debian 12 image with urllib3 from dpkg and from pip, end to end thro
       },
     ]);
     await writeOciLayout(image, layout);
-    const osv = join(work, "osv");
-    await mkdir(osv, { recursive: true });
-    await writeFile(join(osv, `${record.id}.json`), JSON.stringify(record, null, 2));
-    const imported = await cli(["--db", db, "db", "import", osv]);
-    expect(imported.stderr).toBe("");
-    expect(imported.code).toBe(0);
+    await importRecords(db, join(work, "osv"), [record]);
   });
 
   afterAll(async () => {
