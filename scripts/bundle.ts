@@ -8,9 +8,9 @@
  * rebuilds it and fails when the committed file differs. esbuild's output depends only on the
  * sources and on paths relative to the repository root, so any checkout builds the same bytes.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import { build, type Plugin } from "esbuild";
+import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 export const entryPoint = join(root, "src/action/index.ts");
@@ -25,25 +25,6 @@ export const committedBundle = join(root, "dist/index.js");
  */
 export const externalModules = ["better-sqlite3", "cpu-features", "*.node"];
 
-/**
- * src/match/cvss4.ts loads ae-cvss-calculator (CommonJS) with createRequire at run time, which
- * esbuild cannot follow; from dist/ there is no node_modules to find it in. The call is rewritten
- * to a plain require(), which esbuild bundles. When the file no longer has that call the build
- * fails, rather than ship a bundle that scores no CVSS v4.0 vector.
- */
-const bundleCvss4Calculator: Plugin = {
-  name: "bundle-ae-cvss-calculator",
-  setup(context) {
-    context.onLoad({ filter: /[\\/]src[\\/]match[\\/]cvss4\.ts$/ }, async (args) => {
-      const source = await readFile(args.path, "utf8");
-      const call = 'createRequire(import.meta.url)("ae-cvss-calculator")';
-      if (!source.includes(call))
-        throw new Error(`${relative(root, args.path)}: no ${call} to bundle; update scripts/bundle.ts`);
-      return { contents: source.replace(call, 'require("ae-cvss-calculator")'), loader: "ts" };
-    });
-  },
-};
-
 /** The bundle's text. */
 export async function bundleAction(): Promise<string> {
   const result = await build({
@@ -56,7 +37,6 @@ export async function bundleAction(): Promise<string> {
     target: "node24",
     format: "esm",
     external: externalModules,
-    plugins: [bundleCvss4Calculator],
     // CommonJS dependencies call require(); an ES module has none of its own.
     banner: {
       js: [

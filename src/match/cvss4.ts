@@ -2,19 +2,9 @@
  * CVSS v4.0 base scores (CVSS-B). v4.0 scores a vector by looking its MacroVector up in a table of
  * 270 scores that FIRST publishes with the specification, then interpolating; that table is a
  * specification artifact, so the scoring comes from a library that ships it (ae-cvss-calculator,
- * Apache-2.0, no dependencies). It is CommonJS without named ESM exports, and loaded only when a
- * v4 vector is scored, so commands that never score one do not pay for it.
+ * Apache-2.0, no dependencies). It is CommonJS without named ESM exports, so it is imported whole.
  */
-import { createRequire } from "node:module";
-
-/** The part of ae-cvss-calculator's API used here. */
-interface Cvss4Calculator {
-  Cvss4P0: new (
-    vector: string,
-  ) => {
-    calculateScores(): { base?: number; overall?: number };
-  };
-}
+import cvssCalculator from "ae-cvss-calculator";
 
 /** The base metrics, in the specification's order, and the values each may take. */
 const BASE_METRICS: ReadonlyArray<[string, readonly string[]]> = [
@@ -30,13 +20,6 @@ const BASE_METRICS: ReadonlyArray<[string, readonly string[]]> = [
   ["SI", ["H", "L", "N"]],
   ["SA", ["H", "L", "N"]],
 ];
-
-let calculator: Cvss4Calculator | undefined;
-
-function loadCalculator(): Cvss4Calculator {
-  calculator ??= createRequire(import.meta.url)("ae-cvss-calculator") as Cvss4Calculator;
-  return calculator;
-}
 
 /**
  * The vector reduced to its base metrics in the specification's order, or undefined when it is
@@ -81,7 +64,7 @@ function scoreVector(vector: string): number | undefined {
   const base = cvss4BaseVector(vector);
   if (!base) return undefined;
   try {
-    const scores = new (loadCalculator().Cvss4P0)(base).calculateScores();
+    const scores = new cvssCalculator.Cvss4P0(base).calculateScores();
     const score = scores.base ?? scores.overall;
     return typeof score === "number" && score >= 0 && score <= 10 ? score : undefined;
   } catch {
