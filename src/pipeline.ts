@@ -3,6 +3,9 @@ import { ImageFilesystem } from "./fs/image-fs.js";
 import { DiskLayerCache } from "./fs/layer-cache.js";
 import { readLayer } from "./fs/layer-reader.js";
 import type { LayerContents, LayerWarning } from "./fs/types.js";
+import { checkImage } from "./hygiene/image/check.js";
+import { imageScanners, imageScannersRead, imageScannersVersion } from "./hygiene/image/scanners.js";
+import type { HygieneFinding } from "./hygiene/types.js";
 import { parseImageReference } from "./image/registry/reference.js";
 import { assertSourceExists, loadImage, parseImageSource } from "./image/source.js";
 import type {
@@ -51,6 +54,8 @@ export interface ImageInventory {
   inventory: Inventory;
   warnings: ScanWarning[];
   baseImage?: BaseImage;
+  /** Build-hygiene findings of the image checks (config, history, layers); none for an SBOM. */
+  hygiene?: HygieneFinding[];
 }
 
 export interface ScanResult extends ImageInventory {
@@ -71,6 +76,8 @@ export interface PipelineOptions extends Partial<ImageReadOptions> {
   cacheDir?: string;
   /** The image this one was built FROM (any source), to tell its layers from the image's own. */
   baseImage?: string;
+  /** false: no image checks; file bodies are not read for them, and `hygiene` is left out. */
+  hygiene?: boolean;
 }
 
 /** The image the scanned one was built on, and how many of its layers came from it. */
@@ -213,11 +220,19 @@ export async function inventoryImage(
   const sbomPath = sbomSourcePath(sourceText);
   if (sbomPath !== undefined) return inventorySbom(sourceText, sbomPath, options);
   const source = parseImageSource(sourceText);
-  const { cacheDir, baseImage: _baseImage, ...imageOptions } = options;
-  const layerCache = cacheDir ? new DiskLayerCache(cacheDir, inventoryVersion) : undefined;
+  const { cacheDir, baseImage: _baseImage, hygiene: hygieneWanted = true, ...imageOptions } = options;
+  // Cached layers hold what the inventory kept and what the hygiene scanners noted: both key them
+  // (a layer read without the scanners has no notes, so it has a key of its own).
+  const layerCache = cacheDir
+    ? new DiskLayerCache(
+        cacheDir,
+        hygieneWanted ? `${inventoryVersion},${imageScannersVersion}` : inventoryVersion,
+      )
+    : undefined;
   const readOptions = {
     ...imageOptions,
-    contentWanted: inventoryReads,
+    contentWanted: (path: string, mode: number, size?: number) =>
+      inventoryReads(path, mode) || (hygieneWanted && imageScannersRead(path, mode, size)),
     ...(layerCache ? { layerCache: layerCache as LayerCache<unknown> } : {}),
   };
   const processor: LayerProcessor<LayerContents> = (tar, context) =>
@@ -226,6 +241,8 @@ export async function inventoryImage(
       maxFileBytes: MAX_PACKAGE_FILE_BYTES,
       // Executables stream through a condenser that keeps only their embedded package data.
       condense: inventoryCondense,
+      // The image checks read small text files (secrets) and etc/shadow as they stream.
+      ...(hygieneWanted ? { scanners: imageScanners } : {}),
     });
   const image = await loadImage(source, processor, readOptions);
   const { base, warning: baseWarning } = await findBaseImage(image, options, readOptions, processor);
@@ -257,7 +274,21 @@ export async function inventoryImage(
   }
   warnings.push(...endOfLifeWarning(inventory.distro));
   const layers = image.layers.map(({ result: _result, ...layer }) => layer);
-  return { image: { ...image, layers }, inventory, warnings, ...(base ? { baseImage: base } : {}) };
+  const hygiene = hygieneWanted
+    ? checkImage({
+        config: image.config,
+        layers: image.layers.map((layer) => layer.result),
+        ...(base ? { baseLayers: base.layers } : {}),
+        filesystem: fs,
+      })
+    : undefined;
+  return {
+    image: { ...image, layers },
+    inventory,
+    warnings,
+    ...(base ? { baseImage: base } : {}),
+    ...(hygiene ? { hygiene } : {}),
+  };
 }
 
 /** The whole scan: inventory, then every package against the advisories. */

@@ -35,7 +35,8 @@ type CopiedField =
   | "size"
   | "linkTarget"
   | "content"
-  | "condensedBy";
+  | "condensedBy"
+  | "notes";
 // A field added to LayerEntry must be copied by placed() too: this fails to compile until it is.
 const _everyFieldCopied: Record<Exclude<keyof LayerEntry, CopiedField>, never> = {};
 
@@ -55,6 +56,7 @@ function placed(entry: LayerEntry, layer: number): ImageFile {
   if (entry.linkTarget !== undefined) file.linkTarget = entry.linkTarget;
   if (entry.content !== undefined) file.content = entry.content;
   if (entry.condensedBy !== undefined) file.condensedBy = entry.condensedBy;
+  if (entry.notes !== undefined) file.notes = entry.notes;
   file.layer = layer;
   return file;
 }

@@ -4,21 +4,21 @@ import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { LayerContents } from "./types.js";
 
-/** Bumped when LayerContents changes shape. */
-const FORMAT_VERSION = 1;
+/** Bumped when LayerContents changes shape (2: entries carry their scanners' notes). */
+const FORMAT_VERSION = 2;
 
 /**
  * Layer results on disk, one file per diff id, so a second scan of an image that shares layers
  * with an earlier one reads neither the registry nor the layer again. The directory name carries
- * the format version and the inventory's version (which paths it keeps), so a layerwatch that
- * reads more or differently never uses an older result.
+ * the format version and the readers' version (which paths the inventory keeps, which scanners
+ * noted what), so a layerwatch that reads more or differently never uses an older result.
  */
 export class DiskLayerCache {
   private readonly dir: string;
 
-  constructor(root: string, inventoryVersion: string) {
+  constructor(root: string, readersVersion: string) {
     const key = createHash("sha256")
-      .update(`${FORMAT_VERSION}\u0000${inventoryVersion}`)
+      .update(`${FORMAT_VERSION}\u0000${readersVersion}`)
       .digest("hex")
       .slice(0, 16);
     this.dir = join(root, "layers", key);

@@ -3,12 +3,14 @@ import { extract, type Header } from "tar-stream";
 import { describeError, InputError } from "../errors.js";
 import { SIZE_ONLY_PAX_KEY } from "../image/types.js";
 import type {
+  Condensing,
   EntryType,
+  FileScanner,
   LayerContents,
   LayerEntry,
   LayerWarning,
   ReadLayerOptions,
-  StreamCondenser,
+  StreamScanner,
 } from "./types.js";
 
 const WHITEOUT_PREFIX = ".wh.";
@@ -66,35 +68,70 @@ function isSizeOnly(header: Header): boolean {
   return (header.pax as Record<string, string> | undefined)?.[SIZE_ONLY_PAX_KEY] !== undefined;
 }
 
+/** One consumer of an entry's body: keeps it whole, condenses it, or scans it. */
+interface BodyReader {
+  /** Returns false once it wants no more bytes. */
+  write(chunk: Buffer): boolean;
+  open: boolean;
+  /** What it threw, if it did: a reader that throws is a bug, not bad input. */
+  failure?: unknown;
+}
+
+function bodyReader(write: (chunk: Buffer) => boolean): BodyReader {
+  return { write, open: true };
+}
+
 /**
- * Streams an entry through a condenser and returns what it keeps. The rest of the entry is still
- * read (the tar goes on after it), but no longer handed to the condenser once it wants no more.
+ * Reads an entry's body once, handing each chunk to every reader still open. The rest of the
+ * entry is still read when all are done (the tar goes on after it), but handed to none.
  */
-async function condense(
-  stream: AsyncIterable<unknown>,
-  condenser: StreamCondenser,
-  path: string,
-  warnings: LayerWarning[],
-): Promise<Buffer | undefined> {
-  let open = true;
-  // A condenser that throws is a bug, not bad input: the file is left out and said so.
-  let failure: unknown;
+async function readBody(stream: AsyncIterable<unknown>, readers: BodyReader[]): Promise<void> {
   for await (const chunk of stream) {
-    if (!open) continue;
-    try {
-      open = condenser.write(chunk as Buffer);
-    } catch (error) {
-      failure = error;
-      open = false;
+    for (const reader of readers) {
+      if (!reader.open) continue;
+      try {
+        reader.open = reader.write(chunk as Buffer);
+      } catch (error) {
+        reader.failure = error;
+        reader.open = false;
+      }
     }
   }
-  try {
-    if (failure === undefined) return condenser.end();
-  } catch (error) {
-    failure = error;
+}
+
+/** Runs a reader's end(), turning a failure (its own or its write's) into a warning and undefined. */
+function finish<T>(
+  reader: BodyReader,
+  end: () => T,
+  path: string,
+  what: string,
+  warnings: LayerWarning[],
+): T | undefined {
+  let failure = reader.failure;
+  if (failure === undefined) {
+    try {
+      return end();
+    } catch (error) {
+      failure = error;
+    }
   }
-  warnings.push({ path, problem: `cannot be condensed (${describeError(failure)}); not read` });
+  warnings.push({ path, problem: `${what} (${describeError(failure)}); not read` });
   return undefined;
+}
+
+/** The scanners offered this file, each opened for it. */
+function openScanners(
+  scanners: readonly FileScanner[] | undefined,
+  record: LayerEntry,
+): Array<{ name: string; scanner: StreamScanner; reader: BodyReader }> {
+  if (!scanners || scanners.length === 0) return [];
+  const opened: Array<{ name: string; scanner: StreamScanner; reader: BodyReader }> = [];
+  for (const scanner of scanners) {
+    if (!scanner.offered(record.path, record.mode, record.size)) continue;
+    const stream = scanner.open(record.path, record.size);
+    opened.push({ name: scanner.name, scanner: stream, reader: bodyReader((chunk) => stream.write(chunk)) });
+  }
+  return opened;
 }
 
 /** Lets an entry's body pass unread; an entry without one (a directory, a link) needs nothing. */
@@ -102,18 +139,13 @@ function skip(entry: { header: Header; resume(): unknown }): void {
   if ((entry.header.size ?? 0) > 0 && entry.header.type !== "directory") entry.resume();
 }
 
-async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** A tar entry: its header, and its body as a stream (tar-stream's). */
 type TarEntry = AsyncIterable<unknown> & { header: Header; resume(): unknown };
 
 /**
  * Records one entry of a layer. Returns a promise only when it reads the entry's body (a wanted
- * file, or one streamed through a condenser); every other entry is done when this returns.
+ * file, one streamed through a condenser, or one a scanner was offered); every other entry is
+ * done when this returns.
  */
 function takeEntry(
   entry: TarEntry,
@@ -164,36 +196,79 @@ function takeEntry(
     }
     record.linkTarget = target;
   }
-  if (type === "file" && options.wants(path)) {
+  if (type !== "file") {
+    skip(entry);
+    contents.entries.push(record);
+    return undefined;
+  }
+  // A size-only entry (the rootfs source's) has no body to read.
+  const sizeOnly = isSizeOnly(header);
+  const readers: BodyReader[] = [];
+  let whole: Buffer[] | undefined;
+  let condensing: Condensing | undefined;
+  let condenseReader: BodyReader | undefined;
+  if (options.wants(path)) {
     if (record.size > options.maxFileBytes) {
       contents.warnings.push({
         path,
         problem: `${record.size} bytes is over the ${options.maxFileBytes}-byte limit for package files; not read`,
       });
-      skip(entry);
     } else {
-      return readAll(entry).then((content) => {
-        record.content = content;
-        contents.entries.push(record);
-      });
+      const chunks: Buffer[] = [];
+      whole = chunks;
+      readers.push(
+        bodyReader((chunk) => {
+          chunks.push(chunk);
+          return true;
+        }),
+      );
     }
-  } else if (type === "file" && options.condense && !isSizeOnly(header)) {
-    const condensing = options.condense(path, record.mode, record.size);
+  } else if (options.condense && !sizeOnly) {
+    condensing = options.condense(path, record.mode, record.size);
     if (condensing) {
-      return condense(entry, condensing.condenser, path, contents.warnings).then((kept) => {
-        if (kept) {
-          record.content = kept;
-          record.condensedBy = condensing.by;
-        }
-        contents.entries.push(record);
-      });
+      const condenser = condensing.condenser;
+      condenseReader = bodyReader((chunk) => condenser.write(chunk));
+      readers.push(condenseReader);
     }
-    skip(entry);
-  } else {
-    skip(entry);
   }
-  contents.entries.push(record);
-  return undefined;
+  const scanning = sizeOnly ? [] : openScanners(options.scanners, record);
+  for (const scan of scanning) readers.push(scan.reader);
+  if (readers.length === 0) {
+    skip(entry);
+    contents.entries.push(record);
+    return undefined;
+  }
+  return readBody(entry, readers).then(() => {
+    if (whole) record.content = Buffer.concat(whole);
+    if (condensing && condenseReader) {
+      const { condenser, by } = condensing;
+      const kept = finish(
+        condenseReader,
+        () => condenser.end(),
+        path,
+        "cannot be condensed",
+        contents.warnings,
+      );
+      if (kept) {
+        record.content = kept;
+        record.condensedBy = by;
+      }
+    }
+    for (const scan of scanning) {
+      const notes = finish(
+        scan.reader,
+        () => scan.scanner.end(),
+        path,
+        `cannot be scanned by ${scan.name}`,
+        contents.warnings,
+      );
+      if (notes && notes.length > 0) {
+        record.notes ??= {};
+        record.notes[scan.name] = notes;
+      }
+    }
+    contents.entries.push(record);
+  });
 }
 
 /**

@@ -19,6 +19,11 @@ export interface LayerEntry {
    * the file streamed (ReadLayerOptions.condense).
    */
   condensedBy?: string;
+  /**
+   * What the file scanners noted while the file streamed (ReadLayerOptions.scanners), by scanner
+   * name; only scanners that noted something are there.
+   */
+  notes?: Record<string, ScanNote[]>;
 }
 
 export interface LayerWarning {
@@ -60,6 +65,38 @@ export interface Condensing {
   condenser: StreamCondenser;
 }
 
+/** One thing a file scanner noticed in a file, in its own words (already masked where sensitive). */
+export interface ScanNote {
+  kind: string;
+  detail: string;
+}
+
+/** Reads one file as it streams, holding a bounded amount of it, and says what it noticed. */
+export interface StreamScanner {
+  /** The file's next bytes, in order. Returns false once it needs no more of them. */
+  write(chunk: Buffer): boolean;
+  end(): ScanNote[];
+}
+
+/**
+ * Looks at files while a layer streams, beside whatever else reads them (a file wanted whole or
+ * condensed is scanned too), so a later stage can check contents the layer does not keep. Its
+ * notes are kept on the entry; the file's bytes are not.
+ */
+export interface FileScanner {
+  /** Names the notes on the entry (LayerEntry.notes). */
+  name: string;
+  /** Changes when the notes for the same file would change: layer caches are keyed on it. */
+  version: string;
+  /**
+   * Whether to read this regular file, told from its path, mode and size before any byte. The
+   * size is undefined when a source asks whether to send the file's body at all (the rootfs
+   * source's `contentWanted`): the answer is then whether it may read a file of some size.
+   */
+  offered(path: string, mode: number, size?: number): boolean;
+  open(path: string, size: number): StreamScanner;
+}
+
 export interface ReadLayerOptions {
   /** Which paths' contents to keep: the inventory stage's extractors decide. */
   wants: (path: string) => boolean;
@@ -70,4 +107,6 @@ export interface ReadLayerOptions {
    * it. The entry keeps what the condenser returns, marked with `condensedBy`.
    */
   condense?: (path: string, mode: number, size: number) => Condensing | undefined;
+  /** Scanners every regular file is offered to (after, and independently of, wants and condense). */
+  scanners?: readonly FileScanner[];
 }

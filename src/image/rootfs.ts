@@ -48,7 +48,7 @@ interface WalkContext {
   out: Writable;
   signal: AbortSignal;
   /** Which files' contents the reader reads (by path and mode); the rest are sent as their size alone. */
-  contentWanted?: (path: string, mode: number) => boolean;
+  contentWanted?: (path: string, mode: number, size?: number) => boolean;
 }
 
 function cannotRead(context: WalkContext, path: string, error: unknown): InputError {
@@ -155,7 +155,7 @@ async function walk(context: WalkContext, dir: string, relative: string): Promis
       await addEntry(context, { ...header, name: `${entryName}/`, type: "directory" });
       await walk(context, path, entryName);
     } else if (info.isFile()) {
-      if (context.contentWanted && !context.contentWanted(entryName, header.mode ?? 0)) {
+      if (context.contentWanted && !context.contentWanted(entryName, header.mode ?? 0, info.size)) {
         // A file nobody reads is sent as its size alone: a rootfs scan then reads only the package
         // databases, not every byte of the tree.
         await addEntry(context, {

@@ -133,9 +133,10 @@ export interface ImageReadOptions {
   /**
    * Which files' contents the layer processor reads (keeps, or condenses while they stream: an
    * executable, told by its mode). A source that can skip reading the others cheaply (an
-   * unpacked rootfs) sends them as size-only entries (SIZE_ONLY_PAX_KEY).
+   * unpacked rootfs) sends them as size-only entries (SIZE_ONLY_PAX_KEY). `size` is the file's
+   * size where the source knows it before reading.
    */
-  contentWanted?: (path: string, mode: number) => boolean;
+  contentWanted?: (path: string, mode: number, size?: number) => boolean;
 }
 
 /**
