@@ -4,8 +4,8 @@
  * (`npm sbom`) of the fixture image's app, and the CycloneDX files cdxgen made of its plugin
  * binaries. An SBOM of what an image holds must give the findings that scanning the image gives.
  *
- * Syft: no Syft binary can be had here (no npm package ships one), so its SBOMs are not tested on
- * real output; the fields the reader takes from Syft are documented in docs/architecture.md.
+ * Syft: no Syft binary can be had here (no npm package ships one); sbom-syft.test.ts reads
+ * fixtures written in the shape of real Syft output.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";

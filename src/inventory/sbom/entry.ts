@@ -86,7 +86,7 @@ export function firstProperty(properties: Properties, name: string): string | un
 /** The property names layerwatch's own SBOM writers use (src/report/cyclonedx.ts, spdx.ts). */
 export const LAYERWATCH = "layerwatch:";
 export const TRIVY = "aquasecurity:trivy:";
-const SYFT = "syft:";
+export const SYFT = "syft:";
 
 /** What the reader knows about the image the SBOM describes, for attributing packages to layers. */
 export interface EntryContext {
@@ -175,27 +175,58 @@ function osSourceVersion(version: string, rpmEpoch: number | undefined): string 
   return rpmEpoch === undefined || /^\d+:/.test(version) ? version : `${rpmEpoch}:${version}`;
 }
 
+/** A file Syft names as where it found the package, with the layer the file is in. */
+interface SyftLocation {
+  path: string;
+  layerId?: string;
+}
+
+/**
+ * Syft's locations (syft:location:N:path and :layerID, N from 0), in order. The SPDX reader
+ * makes the same names from Syft's sourceInfo, which lists the paths without layers.
+ */
+function syftLocations(properties: Properties): SyftLocation[] {
+  const locations: SyftLocation[] = [];
+  for (let index = 0; ; index++) {
+    const path = firstProperty(properties, `${SYFT}location:${index}:path`);
+    if (path === undefined) return locations;
+    const layerId = firstProperty(properties, `${SYFT}location:${index}:layerID`);
+    locations.push({ path, ...(layerId ? { layerId } : {}) });
+  }
+}
+
+/**
+ * The location that says the package is installed: Syft lists a Debian package's copyright file
+ * (usr/share/doc/NAME/copyright) beside its dpkg database entry, in either order depending on the
+ * version (0.78 puts the copyright file first), and layerwatch's extractors record the database
+ * file. So the first location outside usr/share/doc, else the first.
+ */
+function syftPackageLocation(properties: Properties): SyftLocation | undefined {
+  const locations = syftLocations(properties);
+  return locations.find((location) => !/^\/*usr\/share\/doc\//.test(location.path)) ?? locations[0];
+}
+
 /** The file the package was found in, root-relative like the extractors' locations. */
 function locationOf(entry: SbomEntry, context: EntryContext): string {
   const p = entry.properties;
   const path =
     lw(p, "location") ??
     firstProperty(p, `${TRIVY}FilePath`) ??
-    firstProperty(p, `${SYFT}location:0:path`)?.replace(/^\/+/, "");
+    syftPackageLocation(p)?.path.replace(/^\/+/, "");
   return path || context.path;
 }
 
 /**
  * The layer that introduced the package: layerwatch's index, else the diff id Trivy or Syft give
- * looked up in the SBOM's layer list. -1 when the SBOM does not say (Package.layer).
+ * looked up in the SBOM's layer list. -1 when the SBOM does not say (Package.layer): Syft names
+ * each package's layer but lists no layers of the image, so its diff ids have no index.
  */
 function layerOf(entry: SbomEntry, context: EntryContext): { layer: number; diffId?: string } {
   const p = entry.properties;
   const index = integer(lw(p, "layer"));
   const ownDiffId = lw(p, "layer:diffId");
   if (index !== undefined) return { layer: index, ...(ownDiffId ? { diffId: ownDiffId } : {}) };
-  const diffId =
-    firstProperty(p, `${TRIVY}LayerDiffID`) ?? firstProperty(p, `${SYFT}location:0:layerID`) ?? ownDiffId;
+  const diffId = firstProperty(p, `${TRIVY}LayerDiffID`) ?? syftPackageLocation(p)?.layerId ?? ownDiffId;
   const found = diffId === undefined ? undefined : context.layerByDiffId.get(diffId);
   return found === undefined ? { layer: -1 } : { layer: found, diffId };
 }

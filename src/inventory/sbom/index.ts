@@ -4,6 +4,7 @@ import { describeError, InputError } from "../../errors.js";
 import type { LayerInfo } from "../../image/types.js";
 import { distroFromRelease } from "../os-release.js";
 import type { Distro, Inventory, InventoryWarning, Package } from "../types.js";
+import { unwrapAttestation } from "./attestation.js";
 import { cycloneDxSpecVersions, readCycloneDx } from "./cyclonedx.js";
 import {
   type EntryContext,
@@ -12,6 +13,7 @@ import {
   type Properties,
   packageFromEntry,
   type SbomDocument,
+  SYFT,
   TRIVY,
 } from "./entry.js";
 import { asObject, asString } from "./json.js";
@@ -92,7 +94,8 @@ export function parseSbomDocument(text: string, subject: string): SbomDocument {
   } catch (error) {
     throw new InputError(`${subject}: not JSON (${(error as Error).message})`);
   }
-  const document = asObject(parsed);
+  const parsedObject = asObject(parsed);
+  const document = parsedObject && unwrapAttestation(parsedObject, subject);
   if (document?.bomFormat === "CycloneDX") {
     const version = asString(document.specVersion) ?? "";
     if (!cycloneDxSpecVersions.includes(version))
@@ -208,13 +211,16 @@ function imageFacts(document: SbomDocument, problems: string[]): SbomImage {
  */
 function distroOf(document: SbomDocument, path: string): Distro | undefined {
   if (document.os) {
-    const own = (key: string) =>
-      firstProperty(document.os?.properties ?? new Map(), `${LAYERWATCH}os:${key}`);
-    const prettyName = own("prettyName");
+    const properties = document.os.properties;
+    const own = (key: string) => firstProperty(properties, `${LAYERWATCH}os:${key}`);
+    // Syft's operating-system component carries the os-release fields themselves.
+    const syft = (key: string) => firstProperty(properties, `${SYFT}distro:${key}`);
+    const prettyName = own("prettyName") ?? syft("prettyName");
+    const versionId = syft("versionID") || document.os.version;
     const distro = distroFromRelease(
       {
-        id: osReleaseId(document.os.name),
-        ...(document.os.version ? { versionId: document.os.version } : {}),
+        id: osReleaseId(syft("id") || document.os.name),
+        ...(versionId ? { versionId } : {}),
         ...(prettyName ? { prettyName } : {}),
       },
       path,

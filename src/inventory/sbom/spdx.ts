@@ -4,10 +4,11 @@ import {
   propertyMap,
   type SbomDocument,
   type SbomEntry,
+  SYFT,
   subjectAndOs,
   TRIVY,
 } from "./entry.js";
-import { asString, type JsonObject, objectsIn, stringsIn } from "./json.js";
+import { asObject, asString, type JsonObject, objectsIn, stringsIn } from "./json.js";
 
 /**
  * SPDX 2.2 and 2.3 JSON. Packages name themselves through a purl external reference; the package
@@ -21,9 +22,24 @@ export const spdxVersions: readonly string[] = ["SPDX-2.2", "SPDX-2.3"];
 
 const NO_LICENSE = new Set(["NOASSERTION", "NONE", ""]);
 
-function annotations(pkg: JsonObject): Map<string, string[]> {
-  return propertyMap(
-    objectsIn(pkg.annotations).flatMap((annotation): Array<[string, string]> => {
+/**
+ * Syft's sourceInfo, "acquired package info from DPKG DB: /path, /path", lists the files it found
+ * the package in (Syft's SPDX has no annotations); they become the syft:location:N:path names its
+ * CycloneDX uses, so both formats pick the package's location by one rule.
+ */
+function syftLocations(pkg: JsonObject): Array<[string, string]> {
+  const match = /^acquired package info from [^:]*: (.+)$/s.exec(asString(pkg.sourceInfo) ?? "");
+  if (!match) return [];
+  return (match[1] as string)
+    .split(", ")
+    .filter((path) => path.trim() !== "")
+    .map((path, index) => [`${SYFT}location:${index}:path`, path.trim()]);
+}
+
+function annotations(pkg: JsonObject, bySyft: boolean): Map<string, string[]> {
+  return propertyMap([
+    ...(bySyft ? syftLocations(pkg) : []),
+    ...objectsIn(pkg.annotations).flatMap((annotation): Array<[string, string]> => {
       const comment = asString(annotation.comment) ?? "";
       if (comment.startsWith(LAYERWATCH)) {
         const equals = comment.indexOf("=");
@@ -36,7 +52,7 @@ function annotations(pkg: JsonObject): Map<string, string[]> {
       }
       return [];
     }),
-  );
+  ]);
 }
 
 function purlOf(pkg: JsonObject): string | undefined {
@@ -44,7 +60,7 @@ function purlOf(pkg: JsonObject): string | undefined {
   return asString(reference?.referenceLocator);
 }
 
-function entryOf(pkg: JsonObject): SbomEntry {
+function entryOf(pkg: JsonObject, bySyft: boolean): SbomEntry {
   const name = asString(pkg.name) ?? "";
   const version = asString(pkg.versionInfo);
   const purl = purlOf(pkg);
@@ -59,14 +75,18 @@ function entryOf(pkg: JsonObject): SbomEntry {
     ...(version ? { version } : {}),
     ...(declared && !NO_LICENSE.has(declared) ? { license: declared } : {}),
     ...(sha1 ? { sha1 } : {}),
-    properties: annotations(pkg),
+    properties: annotations(pkg, bySyft),
     ...(builtFrom ? { builtFrom: { name: builtFrom[1] as string, version: builtFrom[2] as string } } : {}),
   };
 }
 
 function describedElement(pkg: JsonObject | undefined): DescribedElement | undefined {
   return (
-    pkg && { name: asString(pkg.name), version: asString(pkg.versionInfo), properties: annotations(pkg) }
+    pkg && {
+      name: asString(pkg.name),
+      version: asString(pkg.versionInfo),
+      properties: annotations(pkg, false),
+    }
   );
 }
 
@@ -84,8 +104,16 @@ function describedIds(document: JsonObject): Set<string> {
   return ids;
 }
 
+/** Whether Syft made the document: its creators name "Tool: syft-VERSION". */
+function madeBySyft(document: JsonObject): boolean {
+  return stringsIn(asObject(document.creationInfo)?.creators).some((creator) =>
+    /^Tool:\s*syft-/i.test(creator),
+  );
+}
+
 export function readSpdx(document: JsonObject, specVersion: string): SbomDocument {
   const packages = objectsIn(document.packages);
+  const bySyft = madeBySyft(document);
   const described = describedIds(document);
   const isDescribed = (pkg: JsonObject) => described.has(asString(pkg.SPDXID) ?? "");
   // The 2.3 JSON schema spells it OPERATING_SYSTEM; tag-value, and Trivy's JSON, OPERATING-SYSTEM.
@@ -99,6 +127,6 @@ export function readSpdx(document: JsonObject, specVersion: string): SbomDocumen
     ...subjectAndOs(describedElement(subject), describedElement(os)),
     entries: packages
       .filter((pkg) => !isDescribed(pkg) && pkg !== os && purpose(pkg) !== "CONTAINER")
-      .map(entryOf),
+      .map((pkg) => entryOf(pkg, bySyft)),
   };
 }
