@@ -94,7 +94,7 @@ describe("layerwatch scan, end to end", () => {
     const { code, report, stderr } = await scanJson(sources.dockerLegacy as string);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(report?.schemaVersion).toBe("1.2");
+    expect(report?.schemaVersion).toBe("1.3");
     expect(report?.os).toEqual({
       id: "debian",
       versionId: "12",
@@ -185,10 +185,14 @@ describe("layerwatch scan, end to end", () => {
       (f) => !f.path.includes("node_modules"),
     );
     const upgrade = await filesFromDirectory(join(fixtureImage, "2-upgrade"));
-    const osOnly = await buildImage([
-      { files: base, createdBy: "base" },
-      { files: upgrade, createdBy: "apt-get install curl" },
-    ]);
+    // Run as a user other than root: the image check LW-IMG-001 (high) has nothing to say.
+    const osOnly = await buildImage(
+      [
+        { files: base, createdBy: "base" },
+        { files: upgrade, createdBy: "apt-get install curl" },
+      ],
+      { user: "1000:1000" },
+    );
     const path = join(work, "os-only.tar");
     await writeDockerArchive(osOnly, path);
     // Worst findings here: tar (low) and curl (unknown severity).
@@ -202,7 +206,23 @@ describe("layerwatch scan, end to end", () => {
       hidden: 0,
       suppressed: 0,
       known: 0,
+      hygiene: { failing: 0, hidden: 0, suppressed: 0, known: 0 },
     });
+    // The same image as root: its high hygiene finding fails --fail-on medium, unless hygiene is off.
+    const asRoot = join(work, "os-only-root.tar");
+    await writeDockerArchive(
+      await buildImage([
+        { files: base, createdBy: "base" },
+        { files: upgrade, createdBy: "apt-get install curl" },
+      ]),
+      asRoot,
+    );
+    const rootRun = await scanJson(`docker-archive:${asRoot}`, ["--fail-on", "medium"]);
+    expect(rootRun.code).toBe(1);
+    expect(rootRun.report?.hygiene.map((f) => [f.ruleId, f.severity])).toEqual([["LW-IMG-001", "high"]]);
+    expect((await scanJson(`docker-archive:${asRoot}`, ["--fail-on", "medium", "--no-hygiene"])).code).toBe(
+      0,
+    );
     expect((await scanJson(sources.ociLayout as string, ["--fail-on", "critical"])).code).toBe(1);
     const bad = await cli(["--db", db, "scan", sources.ociLayout as string, "--fail-on", "severe"]);
     expect(bad.code).toBe(2);
@@ -239,7 +259,8 @@ describe("layerwatch scan, end to end", () => {
       },
     );
     expect(run.status).toBe(1);
-    expect(run.stdout).toContain("FAIL: 3 finding(s) at or above high");
+    // The three findings at or above high, and the image's root user (LW-IMG-001, high).
+    expect(run.stdout).toContain("FAIL: 4 finding(s) at or above high (3 vulnerabilities, 1 hygiene)");
     const missing = spawnSync(
       process.execPath,
       [bin, "--db", db, "scan", "docker-archive:/nonexistent.tar"],

@@ -2,6 +2,7 @@ import type { SeverityLevel } from "../match/types.js";
 import type { DockerfileStage } from "../report/dockerfile-lines.js";
 import { layerLines } from "../report/dockerfile-lines.js";
 import { isFailing, severitiesDescending } from "../report/findings.js";
+import { isHygieneFailing, ruleDocUrl } from "../report/hygiene.js";
 import type { JsonReport, ReportFinding } from "../report/model.js";
 
 /**
@@ -10,6 +11,8 @@ import type { JsonReport, ReportFinding } from "../report/model.js";
  * most severe findings there. The line of each layer is the one the SARIF report points at
  * (report/dockerfile-lines.ts). Findings the policy set aside (suppressed, known to the
  * baseline) are left out: nothing about them needs doing.
+ *
+ * Dockerfile hygiene findings get one annotation each, at their own lines.
  */
 
 export interface DockerfileAnnotation {
@@ -71,4 +74,29 @@ export function dockerfileAnnotations(
         endLine,
       };
     });
+}
+
+/**
+ * One annotation per Dockerfile hygiene finding the policy did not set aside, at its instruction's
+ * lines: error when it reaches `fail-on`, else warning. Image hygiene findings are in the summary
+ * and the SARIF report (at the lines that made their layers).
+ */
+export function hygieneAnnotations(
+  report: JsonReport,
+  failOn: SeverityLevel | undefined,
+): DockerfileAnnotation[] {
+  return report.hygiene.flatMap((finding): DockerfileAnnotation[] => {
+    const { location } = finding;
+    if (location.kind !== "dockerfile" || finding.suppressed || finding.baseline === "known") return [];
+    return [
+      {
+        level: failOn !== undefined && isHygieneFailing(finding, failOn) ? "error" : "warning",
+        title: `layerwatch ${finding.ruleId} (${finding.severity}): ${finding.title}`,
+        message: `${finding.message}\n${ruleDocUrl(finding.ruleId)}`,
+        file: location.path,
+        startLine: location.line,
+        endLine: location.endLine ?? location.line,
+      },
+    ];
+  });
 }

@@ -18,6 +18,7 @@ export const inputDefaults = {
   output: "",
   "sarif-file": "",
   dockerfile: "",
+  hygiene: "true",
   "ignore-file": "",
   vex: "",
   baseline: "",
@@ -45,6 +46,8 @@ export interface ActionInputs {
   output: string;
   sarifFile: string;
   dockerfile?: string;
+  /** Build-hygiene checks of the image and the Dockerfile (`--no-hygiene` when false). */
+  hygiene: boolean;
   ignoreFile?: string;
   vex: string[];
   baseline?: string;
@@ -137,6 +140,7 @@ export function readInputs(
     output: optional("output") ?? join(temp, defaultReportNames[mainFormat(format)] ?? "report"),
     sarifFile: optional("sarif-file") ?? join(temp, "layerwatch.sarif"),
     ...(dockerfile !== undefined ? { dockerfile } : {}),
+    hygiene: booleanInput("hygiene", value("hygiene")),
     ...(ignoreFile !== undefined ? { ignoreFile } : {}),
     vex: value("vex")
       .split(/[\n,]/)

@@ -9,6 +9,7 @@ import {
   readDockerfile,
   renderScanFormat,
 } from "../cli/report-outputs.js";
+import { mergeHygiene, policyVerdict } from "../cli/scan.js";
 import { describeError, ExitCode, InputError } from "../errors.js";
 import type { Package } from "../inventory/types.js";
 import {
@@ -18,7 +19,7 @@ import {
   matchInventory,
   type ScanResult,
 } from "../pipeline.js";
-import { applyPolicy, loadPolicy, type Policy } from "../policy/policy.js";
+import { loadPolicy, type Policy } from "../policy/policy.js";
 import { severitiesDescending } from "../report/findings.js";
 import { renderMarkdown } from "../report/markdown.js";
 import { buildReport, type JsonReport } from "../report/model.js";
@@ -26,7 +27,7 @@ import { renderTable } from "../report/table.js";
 import { ecosystemBase } from "../vulndb/ecosystem.js";
 import { AdvisoryStore } from "../vulndb/store.js";
 import { stalenessWarning, updateStore } from "../vulndb/update.js";
-import { dockerfileAnnotations } from "./annotations.js";
+import { dockerfileAnnotations, hygieneAnnotations } from "./annotations.js";
 import { type RestoreResult, restoreStore, saveStore, storeCacheKeys } from "./db-cache.js";
 import { type ActionInputs, inputMessage, readInputs } from "./inputs.js";
 
@@ -132,12 +133,14 @@ async function updateNeeded(inputs: ActionInputs, ecosystems: string[], env: Nod
   }
 }
 
-/** What the policy makes of the findings (as `layerwatch scan` does). */
-function reportOf(result: ScanResult, policy: Policy): JsonReport {
-  const digests = [result.image.manifestDigest, result.image.configDigest].filter(
-    (digest): digest is string => digest !== undefined && digest !== "",
+/** What the policy makes of the findings and hygiene findings (as `layerwatch scan` does). */
+function reportOf(result: ScanResult, policy: Policy, dockerfile: Plan["dockerfile"]): JsonReport {
+  return buildReport(
+    result,
+    policyVerdict(result, policy),
+    new Date(),
+    dockerfile ? { dockerfile: dockerfile.repositoryPath } : {},
   );
-  return buildReport(result, applyPolicy(result.findings, result.inventory.packages, { digests }, policy));
 }
 
 async function writeText(path: string, text: string, what: string): Promise<void> {
@@ -163,6 +166,7 @@ async function scan(plan: Plan, env: NodeJS.ProcessEnv): Promise<JsonReport> {
       env,
     ),
     onNote: (message: string) => core.debug(message),
+    ...(inputs.hygiene ? {} : { hygiene: false }),
   };
   await assertInputExists(inputs.image);
   const listed = await inGroup("layerwatch: inventory", async () => {
@@ -192,10 +196,12 @@ async function scan(plan: Plan, env: NodeJS.ProcessEnv): Promise<JsonReport> {
         throw new InputError(
           `vulnerability store ${inputs.db} is empty; keep db-update true, or point db at a store made with 'layerwatch db import'`,
         );
-      const matched = matchInventory(listed, store);
+      // The Dockerfile's hygiene findings join the image's (one report, one policy).
+      const matched = mergeHygiene(matchInventory(listed, store), plan.dockerfile, inputs.hygiene);
       const stale = stalenessWarning(summary, new Date());
       if (stale) matched.warnings.push({ subject: `vulnerability store ${inputs.db}`, problem: stale });
       core.info(`findings: ${matched.findings.length}`);
+      core.info(`hygiene findings: ${matched.hygiene?.length ?? 0}`);
       return matched;
     } finally {
       store.close();
@@ -205,7 +211,7 @@ async function scan(plan: Plan, env: NodeJS.ProcessEnv): Promise<JsonReport> {
     await inGroup("layerwatch: save the vulnerability store", () =>
       saveStore(inputs.db, keys, restored, core),
     );
-  return reportOf(result, plan.policy);
+  return reportOf(result, plan.policy, plan.dockerfile);
 }
 
 async function writeReports(plan: Plan, report: JsonReport): Promise<void> {
@@ -222,6 +228,7 @@ async function writeReports(plan: Plan, report: JsonReport): Promise<void> {
 function setOutputs(plan: Plan, report: JsonReport, markdown: string): void {
   for (const level of severitiesDescending) core.setOutput(level, report.summary.bySeverity[level]);
   core.setOutput("total", report.summary.findings);
+  core.setOutput("hygiene", report.summary.hygiene.findings);
   core.setOutput("failed", report.policy.failed);
   core.setOutput("failing", report.policy.failing);
   if (report.summary.new !== undefined) core.setOutput("new", report.summary.new);
@@ -250,7 +257,11 @@ async function writeSummary(markdown: string, report: JsonReport, env: NodeJS.Pr
 
 function annotate(plan: Plan, report: JsonReport): void {
   if (!plan.dockerfile) return;
-  for (const annotation of dockerfileAnnotations(report, plan.dockerfile, report.policy.failOn)) {
+  const annotations = [
+    ...dockerfileAnnotations(report, plan.dockerfile, report.policy.failOn),
+    ...hygieneAnnotations(report, report.policy.failOn),
+  ];
+  for (const annotation of annotations) {
     const properties = {
       title: annotation.title,
       file: annotation.file,
@@ -286,8 +297,13 @@ export async function runAction(
     core.info(`SARIF: ${checked.sarifPath}`);
     if (report.policy.failed) {
       const count = report.policy.failing;
+      const hygiene = report.summary.hygiene.findings;
+      const all =
+        hygiene > 0
+          ? `${report.summary.findings} vulnerabilities and ${hygiene} hygiene findings in all`
+          : `${report.summary.findings} in all`;
       core.setFailed(
-        `${count} finding${count === 1 ? "" : "s"} at or above fail-on ${report.policy.failOn} (${report.summary.findings} in all)`,
+        `${count} finding${count === 1 ? "" : "s"} at or above fail-on ${report.policy.failOn} (${all})`,
       );
       return ExitCode.findings;
     }

@@ -8,7 +8,7 @@ import { renderJunit } from "../report/junit.js";
 import { renderMarkdown } from "../report/markdown.js";
 import type { JsonReport } from "../report/model.js";
 import { renderSarif } from "../report/sarif.js";
-import { renderTable } from "../report/table.js";
+import { renderLintTable, renderTable } from "../report/table.js";
 import type { CliIo } from "./io.js";
 
 /**
@@ -26,15 +26,22 @@ export interface ReportOutput {
   path?: string;
 }
 
-export function parseFormatList(spec: string, output: string | undefined): ReportOutput[] {
+/** `lint --format`: the formats a Dockerfile's findings are written in. */
+export const lintFormats: readonly ScanFormat[] = ["table", "json", "sarif"];
+
+export function parseFormatList(
+  spec: string,
+  output: string | undefined,
+  allowed: readonly ScanFormat[] = scanFormats,
+): ReportOutput[] {
   const outputs: ReportOutput[] = [];
   for (const entry of spec.split(",")) {
     const text = entry.trim();
     if (text === "") throw new InputError(`--format ${spec}: an empty entry`);
     const at = text.indexOf("=");
     const name = (at < 0 ? text : text.slice(0, at)).trim().toLowerCase();
-    if (!(scanFormats as readonly string[]).includes(name))
-      throw new InputError(`--format ${name}: use one of ${scanFormats.join(", ")}`);
+    if (!(allowed as readonly string[]).includes(name))
+      throw new InputError(`--format ${name}: use one of ${allowed.join(", ")}`);
     const path = at < 0 ? undefined : text.slice(at + 1).trim();
     if (path === "") throw new InputError(`--format ${text}: no file after '='`);
     outputs.push({ format: name as ScanFormat, ...(path !== undefined ? { path } : {}) });
@@ -58,6 +65,10 @@ export function parseFormatList(spec: string, output: string | undefined): Repor
 export interface DockerfileInput {
   uri: string;
   stages: DockerfileStage[];
+  /** The file's text, for the linter. */
+  text: string;
+  /** Its path relative to the repository root, with '/': what hygiene findings name it by. */
+  repositoryPath: string;
 }
 
 /**
@@ -74,13 +85,16 @@ export async function readDockerfile(path: string, cwd: string = process.cwd()):
   const stages = parseDockerfile(text);
   if (stages.length === 0)
     throw new InputError(`--dockerfile ${path}: no FROM instruction; not a Dockerfile`);
-  const uri = relative(cwd, resolve(cwd, path)).split(sep).map(encodeURIComponent).join("/");
-  return { uri, stages };
+  const repositoryPath = relative(cwd, resolve(cwd, path)).split(sep).join("/");
+  const uri = repositoryPath.split("/").map(encodeURIComponent).join("/");
+  return { uri, stages, text, repositoryPath };
 }
 
 export interface RenderContext {
   colour: boolean;
   dockerfile?: DockerfileInput;
+  /** `layerwatch lint`'s report: the table shows the Dockerfile's findings only. */
+  lint?: boolean;
 }
 
 export function renderScanFormat(report: JsonReport, format: ScanFormat, context: RenderContext): string {
@@ -88,7 +102,9 @@ export function renderScanFormat(report: JsonReport, format: ScanFormat, context
     case "json":
       return renderJson(report);
     case "table":
-      return renderTable(report, { colour: context.colour });
+      return context.lint
+        ? renderLintTable(report, { colour: context.colour })
+        : renderTable(report, { colour: context.colour });
     case "sarif":
       return renderSarif(report, context.dockerfile ? { dockerfile: context.dockerfile } : {});
     case "cyclonedx":

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { describeError, ExitCode, InputError } from "../errors.js";
+import { lintDockerfile } from "../hygiene/dockerfile/lint.js";
 import { advisoryQuestions } from "../match/matcher.js";
 import {
   assertInputExists,
@@ -9,6 +10,7 @@ import {
   type ScanResult,
   scanImage,
 } from "../pipeline.js";
+import { applyHygienePolicy, withHygiene } from "../policy/hygiene.js";
 import { applyPolicy, loadPolicy, type Policy, type PolicyOptions } from "../policy/policy.js";
 import { evaluateThreshold } from "../policy/threshold.js";
 import { renderCycloneDx } from "../report/cyclonedx.js";
@@ -19,7 +21,12 @@ import { DEFAULT_OSV_API_URL } from "../vulndb/sources/osv-api.js";
 import { AdvisoryStore } from "../vulndb/store.js";
 import { type ImageCliOptions, imageReadOptions } from "./image-options.js";
 import type { CliIo } from "./io.js";
-import { parseFormatList, readDockerfile, writeReportOutputs } from "./report-outputs.js";
+import {
+  type DockerfileInput,
+  parseFormatList,
+  readDockerfile,
+  writeReportOutputs,
+} from "./report-outputs.js";
 
 export interface ScanOptions extends ImageCliOptions, PolicyOptions {
   db: string;
@@ -30,8 +37,29 @@ export interface ScanOptions extends ImageCliOptions, PolicyOptions {
   /** Ask osv.dev's API for the advisories instead of reading the store. */
   online?: boolean;
   osvApiUrl?: string;
-  /** The Dockerfile the image was built from: SARIF results point at its lines. */
+  /** The Dockerfile the image was built from: SARIF results point at its lines, and it is linted. */
   dockerfile?: string;
+  /** false (`--no-hygiene`): no build-hygiene checks, of the image or the Dockerfile. */
+  hygiene?: boolean;
+}
+
+/**
+ * The scan's hygiene findings: the Dockerfile's (linted here, in the order of its lines) before the
+ * image checks'; none with `--no-hygiene`. The linter's warnings join the scan's.
+ */
+export function mergeHygiene(
+  result: ScanResult,
+  dockerfile: DockerfileInput | undefined,
+  enabled: boolean,
+): ScanResult {
+  if (!enabled) return { ...result, hygiene: [] };
+  if (!dockerfile) return result;
+  const linted = lintDockerfile(dockerfile.text, dockerfile.repositoryPath);
+  return {
+    ...result,
+    hygiene: [...linted.findings, ...(result.hygiene ?? [])],
+    warnings: [...result.warnings, ...linted.warnings],
+  };
 }
 
 export async function runScan(sourceText: string, options: ScanOptions, io: CliIo): Promise<number> {
@@ -43,7 +71,10 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
   const policy = await loadPolicy(options);
   if (options.osvApiUrl !== undefined && !options.online)
     throw new InputError("--osv-api-url applies only with --online");
-  const readOptions = imageReadOptions(options, io.env);
+  const readOptions = {
+    ...imageReadOptions(options, io.env),
+    ...(options.hygiene === false ? { hygiene: false } : {}),
+  };
   await assertInputExists(sourceText);
   const onNote = (message: string) => {
     if (options.debug) io.stderr.write(`layerwatch: ${message}\n`);
@@ -54,7 +85,13 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
       env: io.env,
       onNote,
     });
-    const report = buildReport(result, policyVerdict(result, policy));
+    const checked = mergeHygiene(result, dockerfile, options.hygiene !== false);
+    const report = buildReport(
+      checked,
+      policyVerdict(checked, policy),
+      new Date(),
+      reportOptions(dockerfile),
+    );
     return finishScan(report, plan, io);
   }
   // Loaded here, not at start-up: it brings the feed client (undici), which `sbom` never needs.
@@ -67,11 +104,15 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
     if (summary.advisories === 0) {
       throw new InputError(`vulnerability store ${options.db} is empty; run 'layerwatch db import' first`);
     }
-    const result = await scanImage(sourceText, store, { ...readOptions, onNote });
+    const result = mergeHygiene(
+      await scanImage(sourceText, store, { ...readOptions, onNote }),
+      dockerfile,
+      options.hygiene !== false,
+    );
     const stale = stalenessWarning(summary, new Date());
     if (stale) result.warnings.push({ subject: `vulnerability store ${options.db}`, problem: stale });
     ecosystems = result.inventory.packages.flatMap((pkg) => (pkg.ecosystem ? [pkg.ecosystem] : []));
-    report = buildReport(result, policyVerdict(result, policy));
+    report = buildReport(result, policyVerdict(result, policy), new Date(), reportOptions(dockerfile));
   } finally {
     store.close();
   }
@@ -80,12 +121,22 @@ export async function runScan(sourceText: string, options: ScanOptions, io: CliI
   return finishScan(report, plan, io);
 }
 
-/** What the policy (--fail-on, --severity, ignore file, VEX, baseline) makes of the findings. */
-function policyVerdict(result: ScanResult, policy: Policy) {
+function reportOptions(dockerfile: DockerfileInput | undefined): { dockerfile?: string } {
+  return dockerfile ? { dockerfile: dockerfile.repositoryPath } : {};
+}
+
+/**
+ * What the policy (--fail-on, --severity, ignore file, VEX, baseline) makes of the findings and the
+ * hygiene findings.
+ */
+export function policyVerdict(result: ScanResult, policy: Policy) {
   const digests = [result.image.manifestDigest, result.image.configDigest].filter(
     (digest): digest is string => digest !== undefined && digest !== "",
   );
-  return applyPolicy(result.findings, result.inventory.packages, { digests }, policy);
+  return withHygiene(
+    applyPolicy(result.findings, result.inventory.packages, { digests }, policy),
+    applyHygienePolicy(result.hygiene ?? [], policy),
+  );
 }
 
 /** The report in each chosen format, and the exit code its policy verdict calls for. */
@@ -166,8 +217,10 @@ export async function runSbom(
     throw new InputError(`--format ${options.format}: use one of ${Object.keys(sbomRenderers).join(", ")}`);
   const readOptions = imageReadOptions(options, io.env);
   await assertInputExists(sourceText);
+  // An SBOM lists packages; the image checks are the scan's.
   const listed = await inventoryImage(sourceText, {
     ...readOptions,
+    hygiene: false,
     onNote: (message) => {
       if (options.debug) io.stderr.write(`layerwatch: ${message}\n`);
     },

@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { describeError, InputError } from "../errors.js";
+import type { HygieneLocation } from "../hygiene/types.js";
+import { hygieneIdentity } from "./hygiene-match.js";
 import { findingIds, namesAnyOf } from "./identity.js";
 
 /**
@@ -9,6 +11,11 @@ import { findingIds, namesAnyOf } from "./identity.js";
  * same thing, or a move to another layer, is not new. Every finding the baseline lists counts,
  * suppressed or not; findings hidden from it (`--severity`, `--ignore-unfixed`) are not listed
  * there, so they are new when shown now.
+ *
+ * Build-hygiene findings (schema 1.3's `hygiene` list; an older baseline has none, so all are new)
+ * are compared by rule and location without line numbers, layer or list indices
+ * (hygiene-match.ts): the n-th finding of a rule at a Dockerfile, file or config field is known
+ * when the baseline had at least n of them there.
  */
 
 export interface Baseline {
@@ -16,6 +23,8 @@ export interface Baseline {
   /** Per package (`type` NUL `name`): the id sets of its findings. */
   byPackage: Map<string, Array<Set<string>>>;
   findings: number;
+  /** Per hygiene identity (hygieneIdentity): how many of its findings the baseline lists. */
+  hygiene: Map<string, number>;
 }
 
 function packageKey(type: string, name: string): string {
@@ -70,7 +79,31 @@ export function parseBaseline(text: string, path: string): Baseline {
     groups.push(findingIds({ id: finding.id, aliases: finding.aliases as string[] }));
     byPackage.set(key, groups);
   });
-  return { path, byPackage, findings: object.findings.length };
+  const hygiene = new Map<string, number>();
+  const hygieneList = object.hygiene ?? [];
+  if (!Array.isArray(hygieneList)) fail("hygiene: not a list");
+  (hygieneList as unknown[]).forEach((value, i) => {
+    const entry = value as {
+      ruleId?: unknown;
+      location?: { kind?: unknown; path?: unknown; field?: unknown };
+    };
+    const location = entry?.location;
+    const valid =
+      typeof entry?.ruleId === "string" &&
+      location !== null &&
+      typeof location === "object" &&
+      (((location.kind === "dockerfile" || location.kind === "file") && typeof location.path === "string") ||
+        (location.kind === "config" && typeof location.field === "string"));
+    if (!valid) {
+      fail(
+        `hygiene finding ${i + 1}: needs ruleId and a location (dockerfile or file with path, config with field)`,
+      );
+      return;
+    }
+    const key = hygieneIdentity({ ruleId: entry.ruleId as string, location: location as HygieneLocation });
+    hygiene.set(key, (hygiene.get(key) ?? 0) + 1);
+  });
+  return { path, byPackage, findings: object.findings.length, hygiene };
 }
 
 export async function loadBaseline(path: string): Promise<Baseline> {

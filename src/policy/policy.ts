@@ -5,6 +5,7 @@ import {
   DEFAULT_IGNORE_FILE,
   expiredEntryWarnings,
   type IgnoreFile,
+  ignoreSuppression,
   loadIgnoreFile,
   matchIgnoreEntry,
   utcDay,
@@ -136,13 +137,7 @@ export function applyPolicy(
     let suppressed: Suppression | undefined;
     const entry = policy.ignoreFile ? matchIgnoreEntry(policy.ignoreFile, ids, purl, today) : undefined;
     if (entry && policy.ignoreFile) {
-      suppressed = {
-        by: "ignore",
-        reason: entry.reason,
-        source: policy.ignoreFile.path,
-        entry: entry.index,
-        ...(entry.expires ? { expires: entry.expires } : {}),
-      };
+      suppressed = ignoreSuppression(policy.ignoreFile, entry);
     } else if (policy.vex.length > 0) {
       suppressed = vexSuppression(decidingStatement(policy.vex, ids, purl, vexImage));
     }

@@ -1,5 +1,6 @@
 import { advisoryUrl, findingPackages, isFailing, passReason } from "./findings.js";
-import type { JsonReport, ReportFinding, ReportPackage } from "./model.js";
+import { hygienePassReason, hygieneWhere, isHygieneFailing, ruleDocUrl } from "./hygiene.js";
+import type { JsonReport, ReportFinding, ReportHygieneFinding, ReportPackage } from "./model.js";
 
 /**
  * JUnit XML, as Jenkins, GitLab, Azure Pipelines and CircleCI read it: one <testsuite> for the
@@ -14,6 +15,9 @@ import type { JsonReport, ReportFinding, ReportPackage } from "./model.js";
  *   report (Jenkins' junit step does by default) still sees the scan.
  * - classname is the package (type/name, no dots, which Jenkins would read as packages), name is
  *   "ID in package version"; the failure message is one line, its body the details.
+ * - Build-hygiene findings, when there are any, are a second <testsuite> ("build hygiene"), one
+ *   <testcase> per finding (classname the rule id, name "RULE at WHERE"), failing and skipped by
+ *   the same rules.
  */
 
 /**
@@ -72,6 +76,50 @@ function details(finding: ReportFinding, pkg: ReportPackage | undefined): string
   ].join("\n");
 }
 
+function hygieneDetails(finding: ReportHygieneFinding): string {
+  return [
+    `${finding.ruleId}: ${finding.title}`,
+    finding.message,
+    `severity: ${finding.severity}`,
+    `where: ${hygieneWhere(finding)}`,
+    ...(finding.layer && finding.layer.index >= 0
+      ? [`layer: ${finding.layer.index}${finding.layer.createdBy ? ` ${finding.layer.createdBy}` : ""}`]
+      : []),
+    `rule: ${ruleDocUrl(finding.ruleId)}`,
+  ].join("\n");
+}
+
+/** The hygiene testsuite's testcases, and how many fail and are skipped. */
+function hygieneCases(report: JsonReport): { cases: string[]; failures: number; skipped: number } {
+  const failOn = report.policy.failOn;
+  const cases: string[] = [];
+  let failures = 0;
+  let skipped = 0;
+  for (const finding of report.hygiene) {
+    const head = `    <testcase${attributes({
+      classname: finding.ruleId.replace(/\./g, "_"),
+      name: `${finding.ruleId} at ${hygieneWhere(finding)}`,
+      time: 0,
+    })}>`;
+    const body = hygieneDetails(finding);
+    if (isHygieneFailing(finding, failOn)) {
+      failures++;
+      cases.push(
+        `${head}\n      <failure${attributes({
+          message: `${finding.severity} ${finding.ruleId}: ${finding.message}`,
+          type: finding.severity,
+        })}>${xmlText(body)}</failure>\n    </testcase>`,
+      );
+    } else {
+      skipped++;
+      cases.push(
+        `${head}\n      <skipped${attributes({ message: hygienePassReason(finding, failOn) })}/>\n      <system-out>${xmlText(body)}</system-out>\n    </testcase>`,
+      );
+    }
+  }
+  return { cases, failures, skipped };
+}
+
 export function renderJunit(report: JsonReport): string {
   const failOn = report.policy.failOn;
   const packages = findingPackages(report);
@@ -120,13 +168,37 @@ export function renderJunit(report: JsonReport): string {
     )
     .join("\n");
   const counts = { tests, failures, errors: 0, skipped, time: 0 };
+  const hygiene = hygieneCases(report);
+  const hygieneCounts = {
+    tests: hygiene.cases.length,
+    failures: hygiene.failures,
+    errors: 0,
+    skipped: hygiene.skipped,
+    time: 0,
+  };
+  const hygieneSuite =
+    hygiene.cases.length > 0
+      ? [
+          `  <testsuite${attributes({ name: `build hygiene: ${report.dockerfile ?? report.image.source}`, ...hygieneCounts, timestamp })}>`,
+          ...hygiene.cases,
+          "  </testsuite>",
+        ]
+      : [];
+  const all = {
+    tests: tests + hygieneCounts.tests,
+    failures: failures + hygieneCounts.failures,
+    errors: 0,
+    skipped: skipped + hygieneCounts.skipped,
+    time: 0,
+  };
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites${attributes({ name: "layerwatch", ...counts })}>`,
+    `<testsuites${attributes({ name: "layerwatch", ...all })}>`,
     `  <testsuite${attributes({ name: report.image.source, ...counts, timestamp })}>`,
     `    <properties>\n${properties}\n    </properties>`,
     ...cases,
     "  </testsuite>",
+    ...hygieneSuite,
     "</testsuites>",
     "",
   ].join("\n");

@@ -1,5 +1,6 @@
 import { advisoryUrl, severitiesDescending } from "./findings.js";
-import type { JsonReport, ReportFinding } from "./model.js";
+import { hygieneWhere, ruleDocUrl } from "./hygiene.js";
+import type { JsonReport, ReportFinding, ReportHygieneFinding } from "./model.js";
 
 /**
  * GitHub-flavoured Markdown for a pull request comment or an Action's job summary: a heading, a
@@ -10,6 +11,9 @@ import type { JsonReport, ReportFinding } from "./model.js";
  * nothing in them is read as Markdown or HTML, and GitHub does not turn "@scope/name" into a
  * mention there. A code span in a table still ends its cell at "|", so pipes are escaped, and a
  * backtick in the text gets a longer fence.
+ *
+ * Build-hygiene findings follow under their own heading: counts, then a table (severity, rule
+ * linked to docs/rules.md, where, message), capped at `maxRows` too.
  */
 
 export interface MarkdownOptions {
@@ -63,6 +67,38 @@ function label(level: string): string {
   return level.charAt(0).toUpperCase() + level.slice(1);
 }
 
+function hygieneSetAside(finding: ReportHygieneFinding): string {
+  if (finding.suppressed) return " (suppressed)";
+  return finding.baseline === "known" ? " (known)" : "";
+}
+
+function hygieneMarkdown(report: JsonReport, maxRows: number): string[] {
+  const { hygiene } = report;
+  if (hygiene.length === 0) return [];
+  const counts = (["critical", "high", "medium", "low"] as const)
+    .filter((level) => report.summary.hygiene.bySeverity[level] > 0)
+    .map((level) => `${report.summary.hygiene.bySeverity[level]} ${level}`)
+    .join(", ");
+  const lines = [
+    "",
+    "#### Build hygiene",
+    "",
+    `**${hygiene.length} hygiene finding${hygiene.length === 1 ? "" : "s"}** (${counts}).`,
+  ];
+  if (maxRows > 0) {
+    // Severity first: a row never starts like a findings row ("| [ID](...)"), which tools read.
+    lines.push("", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |");
+    for (const finding of hygiene.slice(0, maxRows))
+      lines.push(
+        `| ${label(finding.severity)}${hygieneSetAside(finding)} | [${escapeMarkdownText(finding.ruleId)}](${ruleDocUrl(finding.ruleId)}) | ${codeCell(hygieneWhere(finding))} | ${escapeMarkdownText(finding.message)} |`,
+      );
+  }
+  const more = hygiene.length - Math.min(hygiene.length, maxRows);
+  if (more > 0)
+    lines.push("", `…and ${more} more hygiene finding${more === 1 ? "" : "s"} (see the full report).`);
+  return lines;
+}
+
 export function renderMarkdown(report: JsonReport, options: MarkdownOptions = {}): string {
   const maxRows = Math.max(0, options.maxRows ?? DEFAULT_MARKDOWN_ROWS);
   const os = report.os
@@ -102,11 +138,14 @@ export function renderMarkdown(report: JsonReport, options: MarkdownOptions = {}
   }
   const more = report.findings.length - Math.min(report.findings.length, maxRows);
   if (more > 0) lines.push("", `…and ${more} more finding${more === 1 ? "" : "s"} (see the full report).`);
+  lines.push(...hygieneMarkdown(report, maxRows));
   if (report.policy.failOn) {
+    const hygieneFailing = report.policy.hygiene.failing;
+    const split = hygieneFailing > 0 ? ` (${hygieneFailing} of them build hygiene)` : "";
     lines.push(
       "",
       report.policy.failed
-        ? `**FAIL**: ${report.policy.failing} finding${report.policy.failing === 1 ? "" : "s"} at or above ${report.policy.failOn}.`
+        ? `**FAIL**: ${report.policy.failing} finding${report.policy.failing === 1 ? "" : "s"} at or above ${report.policy.failOn}${split}.`
         : `**PASS**: no finding at or above ${report.policy.failOn}.`,
     );
   }

@@ -1,13 +1,16 @@
+import { ruleById } from "../hygiene/rules.js";
+import type { HygieneFinding, HygieneLocation, HygieneSeverity } from "../hygiene/types.js";
+import type { HistoryEntry } from "../image/types.js";
 import type { Package } from "../inventory/types.js";
 import type { Finding, SeverityLevel } from "../match/types.js";
 import { severityLevels } from "../match/types.js";
 import type { ScanResult } from "../pipeline.js";
 import type { PolicyVerdict } from "../policy/threshold.js";
-import type { PolicySettings, Suppression } from "../policy/types.js";
+import type { HygieneSuppression, PolicySettings, Suppression } from "../policy/types.js";
 import { toolVersion } from "../version.js";
 
 /** Version of the JSON report's shape (docs/report-schema.md). Minor: fields added; major: changed. */
-export const REPORT_SCHEMA_VERSION = "1.2";
+export const REPORT_SCHEMA_VERSION = "1.3";
 
 export interface ReportLayer {
   /** 0 is the base; -1 when an SBOM (`sbom:FILE`) does not say which layer (no diffId then). */
@@ -59,6 +62,25 @@ export interface ReportFinding {
   baseline?: "new" | "known";
 }
 
+/** A build-hygiene finding (a Dockerfile or image check), as the report lists it. */
+export interface ReportHygieneFinding {
+  ruleId: string;
+  severity: HygieneSeverity;
+  /** The rule's one-line title (docs/rules.md). */
+  title: string;
+  message: string;
+  location: HygieneLocation;
+  /** For a file, the layer it is in; for a `history[n]` config field, the layer that entry made. */
+  layer?: ReportLayer;
+  /** An inline `# layerwatch:ignore` comment or an ignore-file `rule` entry set it aside. */
+  suppressed?: HygieneSuppression;
+  /** With `--baseline`: whether the baseline report had it. */
+  baseline?: "new" | "known";
+}
+
+/** The hygiene severities, most severe last, as the summary counts them. */
+export const hygieneSeverities: readonly HygieneSeverity[] = ["low", "medium", "high", "critical"];
+
 export interface JsonReport {
   schemaVersion: string;
   tool: { name: "layerwatch"; version: string };
@@ -74,6 +96,8 @@ export interface JsonReport {
     baseImage?: { reference: string; layers: number; from: "option" | "label" };
     layers: ReportLayer[];
   };
+  /** The Dockerfile linted (`scan --dockerfile`, `lint`), as named. */
+  dockerfile?: string;
   os: {
     id: string;
     versionId?: string;
@@ -86,6 +110,8 @@ export interface JsonReport {
   } | null;
   packages: ReportPackage[];
   findings: ReportFinding[];
+  /** Build-hygiene findings, most severe first (Dockerfile ones before image ones at a level). */
+  hygiene: ReportHygieneFinding[];
   summary: {
     packages: number;
     findings: number;
@@ -93,10 +119,17 @@ export interface JsonReport {
     /** With `--baseline`: the listed findings it did not have, and those it had. */
     new?: number;
     known?: number;
+    hygiene: {
+      findings: number;
+      bySeverity: Record<HygieneSeverity, number>;
+      new?: number;
+      known?: number;
+    };
   };
   policy: PolicySettings & {
     failOn?: SeverityLevel;
     failed: boolean;
+    /** What trips `--fail-on`: findings and hygiene findings (`hygiene.failing` of them). */
     failing: number;
     /** Findings left out of `findings` (by `--severity` or `--ignore-unfixed`). */
     hidden: number;
@@ -104,6 +137,8 @@ export interface JsonReport {
     suppressed: number;
     /** Listed findings the baseline had. */
     known: number;
+    /** The same counts for the hygiene findings. */
+    hygiene: { failing: number; hidden: number; suppressed: number; known: number };
   };
   warnings: Array<{ subject: string; problem: string }>;
 }
@@ -132,7 +167,71 @@ function reportPackage(pkg: Package, layer: ReportLayer): ReportPackage {
   };
 }
 
-export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Date = new Date()): JsonReport {
+/** The layer a history entry made: history entries marked empty_layer make none. */
+function historyLayerIndex(history: readonly HistoryEntry[] | undefined, entry: number): number | undefined {
+  const target = history?.[entry];
+  if (!history || !target || target.empty_layer) return undefined;
+  return history.slice(0, entry).filter((earlier) => !earlier.empty_layer).length;
+}
+
+const severityOrder: Record<HygieneSeverity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+/** The hygiene section: the findings the policy did not hide, most severe first, and their counts. */
+export function hygieneSection(
+  findings: readonly HygieneFinding[],
+  verdict: PolicyVerdict,
+  layerOf: (location: HygieneLocation) => ReportLayer | undefined,
+): {
+  hygiene: ReportHygieneFinding[];
+  summary: JsonReport["summary"]["hygiene"];
+  policy: JsonReport["policy"]["hygiene"];
+} {
+  const decisionOf = (finding: HygieneFinding) => verdict.hygiene?.decisions.get(finding) ?? {};
+  // Sort is stable: at one level the linter's order (Dockerfile lines) then the image checks'.
+  const listed = findings
+    .filter((finding) => !decisionOf(finding).hidden)
+    .sort((a, b) => severityOrder[a.severity] - severityOrder[b.severity]);
+  const bySeverity = Object.fromEntries(hygieneSeverities.map((level) => [level, 0])) as Record<
+    HygieneSeverity,
+    number
+  >;
+  for (const finding of listed) bySeverity[finding.severity]++;
+  const known = listed.filter((finding) => decisionOf(finding).baseline === "known").length;
+  return {
+    hygiene: listed.map((finding) => {
+      const decision = decisionOf(finding);
+      const layer = layerOf(finding.location);
+      return {
+        ruleId: finding.ruleId,
+        severity: finding.severity,
+        title: ruleById(finding.ruleId)?.title ?? finding.ruleId,
+        message: finding.message,
+        location: finding.location,
+        ...(layer ? { layer } : {}),
+        ...(decision.suppressed ? { suppressed: decision.suppressed } : {}),
+        ...(decision.baseline ? { baseline: decision.baseline } : {}),
+      };
+    }),
+    summary: {
+      findings: listed.length,
+      bySeverity,
+      ...(verdict.settings?.baseline !== undefined ? { new: listed.length - known, known } : {}),
+    },
+    policy: {
+      failing: verdict.hygiene?.failing.length ?? 0,
+      hidden: findings.length - listed.length,
+      suppressed: listed.filter((finding) => decisionOf(finding).suppressed !== undefined).length,
+      known,
+    },
+  };
+}
+
+export function buildReport(
+  result: ScanResult,
+  verdict: PolicyVerdict,
+  now: Date = new Date(),
+  options: { dockerfile?: string } = {},
+): JsonReport {
   const layers: ReportLayer[] = result.image.layers.map((layer) => ({
     index: layer.index,
     diffId: layer.diffId,
@@ -156,6 +255,13 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
   const count = (test: (finding: Finding) => boolean) => listed.filter(test).length;
   const known = count((finding) => decisionOf(finding).baseline === "known");
   const distro = result.inventory.distro;
+  const history = result.image.config.history;
+  const hygiene = hygieneSection(result.hygiene ?? [], verdict, (location) => {
+    if (location.kind === "file") return layerAt(location.layer);
+    const entry = location.kind === "config" ? /^history\[(\d+)\]/.exec(location.field) : null;
+    const index = entry ? historyLayerIndex(history, Number(entry[1])) : undefined;
+    return index === undefined ? undefined : layerAt(index);
+  });
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: "layerwatch", version: toolVersion },
@@ -178,6 +284,7 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
         : {}),
       layers,
     },
+    ...(options.dockerfile !== undefined ? { dockerfile: options.dockerfile } : {}),
     os: distro
       ? {
           id: distro.id,
@@ -217,20 +324,23 @@ export function buildReport(result: ScanResult, verdict: PolicyVerdict, now: Dat
         ...(decision.baseline ? { baseline: decision.baseline } : {}),
       };
     }),
+    hygiene: hygiene.hygiene,
     summary: {
       packages: packages.length,
       findings: listed.length,
       bySeverity,
       ...(verdict.settings?.baseline !== undefined ? { new: listed.length - known, known } : {}),
+      hygiene: hygiene.summary,
     },
     policy: {
       ...(verdict.failOn ? { failOn: verdict.failOn } : {}),
       ...verdict.settings,
       failed: verdict.failed,
-      failing: verdict.failing.length,
+      failing: verdict.failing.length + hygiene.policy.failing,
       hidden: result.findings.length - listed.length,
       suppressed: count((finding) => decisionOf(finding).suppressed !== undefined),
       known,
+      hygiene: hygiene.policy,
     },
     warnings: [...result.warnings, ...(verdict.warnings ?? [])],
   };

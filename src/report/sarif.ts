@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
+import { ruleById } from "../hygiene/rules.js";
 import type { SeverityLevel } from "../match/types.js";
+import { hygieneIdentity, identityOrdinals } from "../policy/hygiene-match.js";
 import { type DockerfileStage, type LayerLine, layerLines } from "./dockerfile-lines.js";
 import { advisoryUrl, findingPackages, versionlessPurl } from "./findings.js";
-import type { JsonReport, ReportFinding, ReportPackage } from "./model.js";
+import { hygieneWhere, ruleDocUrl } from "./hygiene.js";
+import type { JsonReport, ReportFinding, ReportHygieneFinding, ReportPackage } from "./model.js";
 
 /**
  * SARIF 2.1.0 (OASIS), shaped for GitHub code scanning:
@@ -21,6 +24,13 @@ import type { JsonReport, ReportFinding, ReportPackage } from "./model.js";
  * - a physical location GitHub can show: with `--dockerfile`, the Dockerfile line of the
  *   instruction that made the package's layer (dockerfile-lines.ts; base image layers point at
  *   FROM), else the image's name without tag or digest as a pseudo-file at line 1.
+ *
+ * Build-hygiene findings are results too, under one rule per hygiene rule id (its title, and its
+ * section of docs/rules.md as helpUri): a Dockerfile finding at its file and line; an image
+ * finding at the Dockerfile line that made its layer, or (a config field no layer made) the final
+ * stage's FROM, when `--dockerfile` is given, else at the image's pseudo-file, with the config
+ * field or image path as a logical location. Their fingerprints hash the rule and the location
+ * without line numbers, layer or list indices, and which of that rule's findings there it is.
  */
 
 export interface SarifOptions {
@@ -139,6 +149,124 @@ function ruleOf(rule: Rule): object {
   };
 }
 
+/** A repository path ("docker/Dockerfile") as a relative URI. */
+function pathUri(path: string): string {
+  return path.replace(/^\.\//, "").split("/").map(encodeURIComponent).join("/");
+}
+
+function hygieneRuleOf(ruleId: string, findings: ReportHygieneFinding[]): object {
+  const rule = ruleById(ruleId);
+  const first = findings[0] as ReportHygieneFinding;
+  const severity = rule?.severity ?? first.severity;
+  const title = rule?.title ?? first.title;
+  const url = ruleDocUrl(ruleId);
+  return {
+    id: ruleId,
+    shortDescription: { text: title },
+    fullDescription: { text: `${ruleId}: ${title}.` },
+    helpUri: url,
+    help: {
+      text: `${title}. See ${url}.`,
+      markdown: `**${ruleId}**: ${escapeMarkdown(title)}.\n\nRule: ${url}`,
+    },
+    defaultConfiguration: { level: levels[severity] },
+    properties: {
+      "security-severity": securitySeverity({ level: severity, source: "none" }),
+      tags: [
+        "security",
+        "hygiene",
+        rule?.scope ?? (first.location.kind === "dockerfile" ? "dockerfile" : "image"),
+      ],
+      precision: "high",
+    },
+  };
+}
+
+function hygieneFingerprint(finding: ReportHygieneFinding, ordinal: number): string {
+  return createHash("sha256")
+    .update(["hygiene", hygieneIdentity(finding), String(ordinal)].join("\u0000"))
+    .digest("hex");
+}
+
+function hygieneResults(
+  report: JsonReport,
+  options: SarifOptions,
+  lines: Map<number, LayerLine>,
+  firstRuleIndex: number,
+): { rules: object[]; results: object[] } {
+  const byRule = new Map<string, ReportHygieneFinding[]>();
+  for (const finding of report.hygiene)
+    byRule.set(finding.ruleId, [...(byRule.get(finding.ruleId) ?? []), finding]);
+  const ruleIds = [...byRule.keys()];
+  const ordinals = identityOrdinals(report.hygiene);
+  const finalFrom = options.dockerfile?.stages.at(-1)?.from;
+  const imageUri = imageArtifactUri(report);
+  const results = report.hygiene.map((finding, i) => {
+    const { location } = finding;
+    let physicalLocation: object;
+    let placedBy: string | undefined;
+    if (location.kind === "dockerfile") {
+      physicalLocation = {
+        artifactLocation: { uri: pathUri(location.path) },
+        region: { startLine: location.line, ...(location.endLine ? { endLine: location.endLine } : {}) },
+      };
+    } else {
+      const line = finding.layer ? lines.get(finding.layer.index) : undefined;
+      const at =
+        line ?? (options.dockerfile && location.kind === "config" && !finding.layer ? finalFrom : undefined);
+      placedBy = line ? line.by : at ? "final-stage" : undefined;
+      physicalLocation =
+        at && options.dockerfile
+          ? {
+              artifactLocation: { uri: options.dockerfile.uri },
+              region: { startLine: at.startLine, endLine: at.endLine },
+            }
+          : { artifactLocation: { uri: imageUri }, region: { startLine: 1 } };
+    }
+    const logical =
+      location.kind === "config"
+        ? [{ fullyQualifiedName: location.field, kind: "member" }]
+        : location.kind === "file"
+          ? [{ fullyQualifiedName: `/${location.path}`, kind: "resource" }]
+          : undefined;
+    const suppressed = finding.suppressed;
+    return {
+      ruleId: finding.ruleId,
+      ruleIndex: firstRuleIndex + ruleIds.indexOf(finding.ruleId),
+      level: levels[finding.severity],
+      message: { text: `${finding.message} (${hygieneWhere(finding)})` },
+      locations: [{ physicalLocation, ...(logical ? { logicalLocations: logical } : {}) }],
+      partialFingerprints: { "layerwatch/v1": hygieneFingerprint(finding, ordinals[i] ?? 0) },
+      ...(suppressed
+        ? {
+            suppressions: [
+              {
+                kind: suppressed.by === "inline" ? "inSource" : "external",
+                status: "accepted",
+                justification:
+                  suppressed.by === "inline"
+                    ? `layerwatch:ignore at line ${suppressed.line}: ${suppressed.reason}`
+                    : `${suppressed.source}: ${suppressed.reason}`,
+              },
+            ],
+          }
+        : {}),
+      ...(finding.baseline ? { baselineState: finding.baseline === "new" ? "new" : "unchanged" } : {}),
+      properties: {
+        hygiene: true,
+        severity: finding.severity,
+        ...(finding.layer && finding.layer.index >= 0 ? { layer: finding.layer.index } : {}),
+        ...(finding.layer?.diffId ? { layerDiffId: finding.layer.diffId } : {}),
+        ...(placedBy ? { dockerfileLineBy: placedBy } : {}),
+      },
+    };
+  });
+  return {
+    rules: ruleIds.map((ruleId) => hygieneRuleOf(ruleId, byRule.get(ruleId) ?? [])),
+    results,
+  };
+}
+
 function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_[\]<>]/g, (c) => `\\${c}`);
 }
@@ -204,6 +332,7 @@ export function renderSarif(report: JsonReport, options: SarifOptions = {}): str
       },
     };
   });
+  const hygiene = hygieneResults(report, options, lines, rules.length);
   const log = {
     $schema: SARIF_SCHEMA,
     version: "2.1.0",
@@ -214,10 +343,10 @@ export function renderSarif(report: JsonReport, options: SarifOptions = {}): str
             name: report.tool.name,
             version: report.tool.version,
             semanticVersion: report.tool.version,
-            rules: rules.map(ruleOf),
+            rules: [...rules.map(ruleOf), ...hygiene.rules],
           },
         },
-        results,
+        results: [...results, ...hygiene.results],
         properties: {
           image: report.image.source,
           ...(report.image.configDigest ? { configDigest: report.image.configDigest } : {}),

@@ -1,5 +1,6 @@
 import type { SeverityLevel } from "../match/types.js";
-import type { JsonReport, ReportFinding } from "./model.js";
+import { hygieneWhere } from "./hygiene.js";
+import type { JsonReport, ReportFinding, ReportHygieneFinding } from "./model.js";
 
 const colours: Record<SeverityLevel, string> = {
   critical: "\u001b[1;31m",
@@ -23,6 +24,7 @@ function policyStatus(finding: ReportFinding): string {
 /** The footer's line about what the policy set aside, when it set anything aside. */
 function policyLine(report: JsonReport): string | undefined {
   const { policy } = report;
+  const hygieneParts = hygienePolicyParts(report);
   const parts: string[] = [];
   if (policy.suppressed > 0) {
     const by = (source: "ignore" | "vex") =>
@@ -42,6 +44,7 @@ function policyLine(report: JsonReport): string | undefined {
   }
   if (policy.baseline !== undefined)
     parts.push(`${policy.known} known to the baseline, ${report.summary.new ?? 0} new`);
+  parts.push(...hygieneParts);
   return parts.length > 0 ? `Policy: ${parts.join("; ")}` : undefined;
 }
 
@@ -85,6 +88,119 @@ function groupedByPackage(findings: readonly ReportFinding[]): ReportFinding[] {
       worstA - worstB || firstA - firstB || severityRank[a.severity.level] - severityRank[b.severity.level]
     );
   });
+}
+
+/** Lays out rows under a header, columns padded to their widest cell; the first cell coloured. */
+function layoutRows(
+  header: string[],
+  rows: string[][],
+  colourOf: (row: number) => string | undefined,
+): string[] {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const lines = [
+    header
+      .map((title, column) => pad(title, widths[column] ?? 0))
+      .join("  ")
+      .trimEnd(),
+  ];
+  rows.forEach((row, i) => {
+    const cells = row.map((cell, column) => pad(cell, widths[column] ?? 0));
+    const colour = colourOf(i);
+    if (colour && cells[0] !== undefined) cells[0] = `${colour}${cells[0]}${RESET}`;
+    lines.push(cells.join("  ").trimEnd());
+  });
+  return lines;
+}
+
+function hygieneStatus(finding: ReportHygieneFinding): string {
+  if (finding.suppressed) return `suppressed (${finding.suppressed.by})`;
+  return finding.baseline ?? "";
+}
+
+/**
+ * The "Build hygiene" section: its counts, then one row per hygiene finding (the report lists them
+ * most severe first), with a STATUS column when the policy marked one. Nothing without findings.
+ */
+function hygieneLines(report: JsonReport, colour: boolean): string[] {
+  const { hygiene } = report;
+  const summary = report.summary.hygiene;
+  if (hygiene.length === 0) return [];
+  const counts = (["critical", "high", "medium", "low"] as const)
+    .map((level) => `${level}: ${summary.bySeverity[level]}`)
+    .join(", ");
+  const marked = hygiene.some((finding) => finding.suppressed || finding.baseline);
+  const header = ["SEVERITY", "RULE", "WHERE", "MESSAGE", ...(marked ? ["STATUS"] : [])];
+  const rows = hygiene.map((finding) => [
+    finding.severity.toUpperCase(),
+    finding.ruleId,
+    hygieneWhere(finding),
+    finding.message,
+    ...(marked ? [hygieneStatus(finding)] : []),
+  ]);
+  return [
+    "",
+    `Build hygiene: ${summary.findings} (${counts})`,
+    "",
+    ...layoutRows(header, rows, (i) => {
+      const finding = hygiene[i];
+      return colour && finding ? colours[finding.severity] : undefined;
+    }),
+  ];
+}
+
+/** The footer's line about the hygiene findings the policy set aside. */
+function hygienePolicyParts(report: JsonReport): string[] {
+  const counts = report.policy.hygiene;
+  const parts: string[] = [];
+  if (counts.suppressed > 0) {
+    const by = (source: "inline" | "ignore") =>
+      report.hygiene.filter((finding) => finding.suppressed?.by === source).length;
+    const sources = [
+      ...(by("inline") > 0 ? [`${by("inline")} by layerwatch:ignore comments`] : []),
+      ...(by("ignore") > 0 ? [`${by("ignore")} by the ignore file`] : []),
+    ];
+    parts.push(`${counts.suppressed} hygiene finding(s) suppressed (${sources.join(", ")})`);
+  }
+  if (counts.hidden > 0) parts.push(`${counts.hidden} hygiene finding(s) hidden by --severity`);
+  if (report.policy.baseline !== undefined && report.hygiene.length > 0)
+    parts.push(
+      `${counts.known} hygiene finding(s) known to the baseline, ${report.summary.hygiene.new ?? 0} new`,
+    );
+  return parts;
+}
+
+/**
+ * PASS or FAIL against --fail-on; a scan's says how many of the failing are hygiene findings when
+ * any are (a lint's are all hygiene findings).
+ */
+function verdictLine(report: JsonReport, lint = false): string | undefined {
+  const { policy } = report;
+  if (!policy.failOn) return undefined;
+  // With a baseline only new findings fail; suppressed ones never do.
+  const what = policy.baseline !== undefined ? "new finding" : "finding";
+  const hygieneFailing = policy.hygiene.failing;
+  const split =
+    hygieneFailing > 0 && !lint
+      ? ` (${policy.failing - hygieneFailing} vulnerabilit${policy.failing - hygieneFailing === 1 ? "y" : "ies"}, ${hygieneFailing} hygiene)`
+      : "";
+  return policy.failed
+    ? `FAIL: ${policy.failing} ${what}(s) at or above ${policy.failOn}${split}`
+    : `PASS: no ${what} at or above ${policy.failOn}`;
+}
+
+/** `layerwatch lint`'s table: the Dockerfile, its hygiene findings and the verdict. */
+export function renderLintTable(report: JsonReport, options: { colour: boolean }): string {
+  const lines = [
+    `${report.dockerfile ?? report.image.source}: ${report.summary.hygiene.findings} hygiene finding(s)`,
+  ];
+  lines.push(...hygieneLines(report, options.colour).slice(2));
+  const parts = hygienePolicyParts(report);
+  if (parts.length > 0) lines.push("", `Policy: ${parts.join("; ")}`);
+  const verdict = verdictLine(report, true);
+  if (verdict) lines.push(...(parts.length > 0 ? [] : [""]), verdict);
+  return `${lines.join("\n")}\n`;
 }
 
 export function renderTable(report: JsonReport, options: { colour: boolean }): string {
@@ -145,20 +261,13 @@ export function renderTable(report: JsonReport, options: { colour: boolean }): s
       lines.push(cells.join("  ").trimEnd());
     });
   }
+  lines.push(...hygieneLines(report, options.colour));
   const setAside = policyLine(report);
   if (setAside) {
     lines.push("");
     lines.push(setAside);
   }
-  if (report.policy.failOn) {
-    // With a baseline only new findings fail; suppressed ones never do.
-    const what = report.policy.baseline !== undefined ? "new finding" : "finding";
-    lines.push(
-      ...(setAside ? [] : [""]),
-      report.policy.failed
-        ? `FAIL: ${report.policy.failing} ${what}(s) at or above ${report.policy.failOn}`
-        : `PASS: no ${what} at or above ${report.policy.failOn}`,
-    );
-  }
+  const verdict = verdictLine(report);
+  if (verdict) lines.push(...(setAside ? [] : [""]), verdict);
   return `${lines.join("\n")}\n`;
 }

@@ -521,7 +521,9 @@ describe.skipIf(!canRun || missing !== undefined)("the Action against a registry
       }>;
     };
     const results = sarif.runs[0]?.results ?? [];
-    expect(results).toHaveLength(7);
+    // The seven findings, and seven hygiene findings: the Dockerfile's six (linted) and the image's
+    // root user (LW-IMG-001).
+    expect(results).toHaveLength(14);
     expect(
       results.map(
         (r) =>
@@ -529,12 +531,15 @@ describe.skipIf(!canRun || missing !== undefined)("the Action against a registry
       ),
     ).toContain("CVE-2021-44906 docker/Dockerfile:12");
     const junitText = await readFile(junit, "utf8");
-    expect(junitText.match(/<testcase /g)).toHaveLength(7);
+    expect(junitText.match(/<testcase /g)).toHaveLength(14);
+    expect(run.outputs.hygiene).toBe("7");
 
     // Annotations, one per Dockerfile line: FROM (line 10) for the base layer, COPY (12-13) for
-    // node_modules, RUN (16-18) for curl; an error only where a finding reaches fail-on.
+    // node_modules, RUN (16-18) for curl; an error only where a finding reaches fail-on. (The
+    // Dockerfile's hygiene findings have their own, titled "layerwatch LW-DF-nnn ...": all
+    // warnings here, none being critical; the in-process test below reads them.)
     const annotations = [...commands(run.stdout, "warning"), ...commands(run.stdout, "error")]
-      .filter((a) => a.properties.file !== undefined)
+      .filter((a) => a.properties.file !== undefined && !a.properties.title?.startsWith("layerwatch LW-"))
       .map(
         (a): Record<string, string | undefined> => ({ ...a.properties, firstLine: a.message.split("\n")[0] }),
       )
@@ -564,8 +569,11 @@ describe.skipIf(!canRun || missing !== undefined)("the Action against a registry
     ]);
     expect(commands(run.stdout, "error").map((e) => e.properties.line ?? e.message)).toEqual([
       "12",
-      "1 finding at or above fail-on critical (7 in all)",
+      "1 finding at or above fail-on critical (7 vulnerabilities and 7 hygiene findings in all)",
     ]);
+    expect(
+      commands(run.stdout, "warning").filter((a) => a.properties.title?.startsWith("layerwatch LW-DF-")),
+    ).toHaveLength(6);
     // Inventory and matching in collapsed groups.
     expect(run.stdout).toMatch(
       /^::group::layerwatch: inventory\n(.*\n)*packages: 15 \(deb 9, npm 6\)\n::endgroup::$/m,
@@ -598,5 +606,140 @@ describe.skipIf(!canRun || missing !== undefined)("the Action against a registry
     expect(errors[0]?.message).toMatch(/401|unauthorized|credentials/i);
     expect(run.outputsFile).toBe("");
     expectMasked(run, wrong);
+  });
+});
+
+/**
+ * src/action/main.ts run in this process (as dist/index.js runs it, without the bundle, so on any
+ * Node): its build-hygiene part. The image is the docker-archive of the fixture image, the
+ * Dockerfile the fixture's at docker/Dockerfile: its final stage sets no USER (LW-DF-001, high,
+ * at FROM, line 10), and the image's config sets no User (LW-IMG-001, high).
+ */
+describe("the Action's build hygiene, in process", () => {
+  /** runAction with INPUT_* and the runner's files in process.env, its stdout captured. */
+  async function runInProcess(inputs: Record<string, string>): Promise<ActionRun> {
+    const { runAction: runActionInProcess } = await import("../../src/action/main.js");
+    const runDir = await mkdtemp(join(work, "in-process-"));
+    const runnerTemp = join(runDir, "temp");
+    await mkdir(runnerTemp);
+    const summaryFile = join(runDir, "step-summary.md");
+    const outputsFile = join(runDir, "github-output");
+    await writeFile(summaryFile, "");
+    await writeFile(outputsFile, "");
+    const env: Record<string, string> = {
+      GITHUB_ACTIONS: "true",
+      GITHUB_WORKSPACE: workspace,
+      RUNNER_TEMP: runnerTemp,
+      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_OUTPUT: outputsFile,
+      ...Object.fromEntries(
+        Object.entries(inputs).map(([name, value]) => [
+          `INPUT_${name.replace(/ /g, "_").toUpperCase()}`,
+          value,
+        ]),
+      ),
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    let stdout = "";
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      stdout += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+      return true;
+    }) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await runActionInProcess(process.env, workspace);
+    } finally {
+      process.stdout.write = write;
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      // core.setFailed sets the exit code of the process it runs in: this one.
+      process.exitCode = 0;
+    }
+    const outputsText = await readFile(outputsFile, "utf8");
+    return {
+      code,
+      stdout,
+      stderr: "",
+      summary: await readFile(summaryFile, "utf8"),
+      outputsFile: outputsText,
+      outputs: parseGithubOutput(outputsText),
+      runnerTemp,
+    };
+  }
+
+  it("lints the Dockerfile: hygiene in the summary and outputs, annotations on its lines, fail-on tripped by hygiene", async () => {
+    const { archive } = await osvExportsAndArchive();
+    // The fixture's critical and high findings accepted: what fails high is hygiene alone.
+    await writeFile(
+      join(workspace, "accept.yaml"),
+      [
+        "ignore:",
+        ...["CVE-2021-44906", "CVE-2021-23337", "CVE-2022-24999"].flatMap((id) => [
+          `  - id: ${id}`,
+          "    reason: r",
+        ]),
+      ].join("\n"),
+    );
+    const run = await runInProcess({
+      image: `docker-archive:${archive}`,
+      db,
+      "db-cache": "false",
+      "db-update": "false",
+      dockerfile: "docker/Dockerfile",
+      "fail-on": "high",
+      // The runner starts the step in the workspace; this process is elsewhere.
+      "ignore-file": join(workspace, "accept.yaml"),
+    });
+    expect(
+      commands(run.stdout, "error").filter((e) => e.properties.file === undefined).length,
+      run.stdout,
+    ).toBe(1);
+    expect(run.code).toBe(1);
+    // LW-DF-001 and LW-IMG-001 (high); both FROMs unpinned, no HEALTHCHECK, and the RUN's apt lists
+    // and unversioned packages (low).
+    expect(run.outputs).toMatchObject({ total: "7", hygiene: "7", failed: "true", failing: "2" });
+    expect(run.summary).toContain("\n#### Build hygiene\n\n**7 hygiene findings** (2 high, 5 low).\n");
+    expect(run.summary).toContain("**FAIL**: 2 findings at or above high (2 of them build hygiene).");
+    const annotations = [...commands(run.stdout, "warning"), ...commands(run.stdout, "error")]
+      .filter((a) => a.properties.title?.startsWith("layerwatch LW-"))
+      .map((a) => [
+        a.properties.file,
+        a.properties.line,
+        a.properties.endLine,
+        a.properties.title?.split(" ")[1],
+      ])
+      .sort((a, b) => Number(a[1]) - Number(b[1]) || String(a[3]).localeCompare(String(b[3])));
+    expect(annotations).toEqual([
+      ["docker/Dockerfile", "5", "5", "LW-DF-002"],
+      ["docker/Dockerfile", "10", "10", "LW-DF-001"],
+      ["docker/Dockerfile", "10", "10", "LW-DF-002"],
+      ["docker/Dockerfile", "10", "10", "LW-DF-019"],
+      ["docker/Dockerfile", "16", "18", "LW-DF-010"],
+      ["docker/Dockerfile", "16", "18", "LW-DF-012"],
+    ]);
+    // Only the one at fail-on is an error.
+    expect(
+      commands(run.stdout, "error")
+        .filter((a) => a.properties.file !== undefined)
+        .map((a) => a.properties.title),
+    ).toEqual(["layerwatch LW-DF-001 (high): The final stage runs as root"]);
+    expect(commands(run.stdout, "error").at(-1)?.message).toBe(
+      "2 findings at or above fail-on high (7 vulnerabilities and 7 hygiene findings in all)",
+    );
+    const report = JSON.parse(await readFile(run.outputs.report as string, "utf8")) as JsonReport;
+    expect(report.dockerfile).toBe("docker/Dockerfile");
+    expect(report.hygiene.map((f) => f.ruleId)).toEqual([
+      "LW-DF-001",
+      "LW-IMG-001",
+      "LW-DF-002",
+      "LW-DF-002",
+      "LW-DF-019",
+      "LW-DF-010",
+      "LW-DF-012",
+    ]);
   });
 });

@@ -94,8 +94,19 @@ describe("the fixture image without a policy", () => {
     expect(finding(report, "CVE-2021-44906", "minimist")?.aliases).toEqual(["GHSA-xvch-5gv4-984h"]);
     expect(finding(report, "CVE-2023-46218", "curl")?.aliases).toEqual(["CVE-2023-46219", "DSA-5587-1"]);
     expect(report?.findings.some((f) => f.suppressed || f.baseline)).toBe(false);
-    expect(report?.policy).toEqual({ failed: false, failing: 0, hidden: 0, suppressed: 0, known: 0 });
-    expect(report?.schemaVersion).toBe("1.2");
+    expect(report?.policy).toEqual({
+      failed: false,
+      failing: 0,
+      hidden: 0,
+      suppressed: 0,
+      known: 0,
+      hygiene: { failing: 0, hidden: 0, suppressed: 0, known: 0 },
+    });
+    expect(report?.schemaVersion).toBe("1.3");
+    // The image check's one finding: the image's config sets no User, so it runs as root.
+    expect(report?.hygiene.map((f) => [f.ruleId, f.severity, f.location])).toEqual([
+      ["LW-IMG-001", "high", { kind: "config", field: "config.User" }],
+    ]);
   });
 });
 
@@ -106,8 +117,10 @@ describe("--severity and --ignore-unfixed", () => {
     expect(listed(run.report)).toEqual(keys(shown));
     expect(run.report?.summary.findings).toBe(3);
     expect(run.report?.summary.bySeverity).toEqual({ critical: 1, high: 2, medium: 0, low: 0, unknown: 0 });
-    // lodash's medium CVE-2020-28500 would fail --fail-on medium; hidden, it does not.
-    expect(run.report?.policy).toMatchObject({ severities: ["high", "critical"], hidden: 4, failing: 3 });
+    // lodash's medium CVE-2020-28500 would fail --fail-on medium; hidden, it does not. The fourth
+    // failing is the image's root user (LW-IMG-001, high), shown by --severity high too.
+    expect(run.report?.policy).toMatchObject({ severities: ["high", "critical"], hidden: 4, failing: 4 });
+    expect(run.report?.policy.hygiene).toEqual({ failing: 1, hidden: 0, suppressed: 0, known: 0 });
     expect(run.code).toBe(1);
   });
 
@@ -263,7 +276,7 @@ describe("the ignore file", () => {
       [
         "unknown-key.yaml",
         "ignore:\n  - id: CVE-2021-44906\n    reason: ok\n  - id: CVE-2021-23337\n    reson: typo\n",
-        /: entry 2 \(CVE-2021-23337\): unknown key "reson"; use id, package, reason, expires$/,
+        /: entry 2 \(CVE-2021-23337\): unknown key "reson"; use id, package, rule, path, field, reason, expires$/,
       ],
       [
         "no-reason.yaml",
@@ -280,7 +293,7 @@ describe("the ignore file", () => {
         "ignore:\n  - package: npm/lodash\n    reason: ok\n",
         /: entry 1 \(npm\/lodash\): package npm\/lodash: not a package URL: it must start with pkg:$/,
       ],
-      ["nothing.yaml", "ignore:\n  - reason: everything\n", /: entry 1: give id, package or both$/],
+      ["nothing.yaml", "ignore:\n  - reason: everything\n", /: entry 1: give id, package or both, or rule$/],
       [
         "top.yaml",
         "ignores:\n  - id: CVE-2021-44906\n    reason: ok\n",
@@ -355,10 +368,12 @@ describe("OpenVEX", () => {
       status: "not_affected",
       justification: "vulnerable_code_not_in_execute_path",
     });
-    // The other findings still count: --fail-on high fails on lodash and qs.
+    // The other findings still count: --fail-on high fails on lodash and qs, and on the image's
+    // root user (LW-IMG-001, high), which VEX does not speak of.
     const high = await scan(["--vex", vex, "--fail-on", "high"]);
     expect(high.code).toBe(1);
-    expect(high.report?.policy.failing).toBe(2);
+    expect(high.report?.policy.failing).toBe(3);
+    expect(high.report?.policy.hygiene.failing).toBe(1);
   });
 
   it("affected and under_investigation do not suppress", async () => {
@@ -558,8 +573,9 @@ describe("--baseline", () => {
   });
 
   it("fails only on the finding the baseline lacks; lodash's findings are known across its upgrade", async () => {
-    // Without the baseline, --fail-on high fails on three findings.
-    expect((await scan(["--fail-on", "high"])).report?.policy.failing).toBe(3);
+    // Without the baseline, --fail-on high fails on three findings and the image's root user
+    // (LW-IMG-001, high); the baseline had the root user too, so it is known.
+    expect((await scan(["--fail-on", "high"])).report?.policy.failing).toBe(4);
     const run = await scan(["--baseline", baseline, "--fail-on", "high"]);
     expect(run.code).toBe(1);
     expect(run.report?.policy).toMatchObject({ baseline, failing: 1, known: 6, failed: true });
@@ -567,6 +583,8 @@ describe("--baseline", () => {
     expect(run.report?.findings.map((f) => [`${f.id} ${f.package.name}`, f.baseline])).toEqual(
       allFindings.map((row) => [key(row), row[1] === "minimist" ? "new" : "known"]),
     );
+    expect(run.report?.hygiene.map((f) => [f.ruleId, f.baseline])).toEqual([["LW-IMG-001", "known"]]);
+    expect(run.report?.summary.hygiene).toMatchObject({ new: 0, known: 1 });
     // Known findings never fail, whatever the threshold.
     const known = await scan([
       "--baseline",
@@ -662,7 +680,7 @@ describe("--baseline", () => {
     expect(lines[6]).toMatch(/^MEDIUM\s+CVE-2020-28500\s{3,}4\.17\.21\s+1\s+known$/);
     expect(lines[7]).toMatch(/^HIGH\s+CVE-2022-24999\s+qs\s.*\s1\s+suppressed \(ignore\)$/);
     expect(table.stdout).toContain(
-      "\nPolicy: 2 suppressed (1 by the ignore file, 1 by VEX); 1 hidden by --ignore-unfixed; 5 known to the baseline, 1 new\n" +
+      "\nPolicy: 2 suppressed (1 by the ignore file, 1 by VEX); 1 hidden by --ignore-unfixed; 5 known to the baseline, 1 new; 1 hygiene finding(s) known to the baseline, 0 new\n" +
         "PASS: no new finding at or above high\n",
     );
   });

@@ -144,7 +144,7 @@ describe("the ignore file", () => {
     expect(parse("- id: X\n")).toBe("f.yaml: expected a mapping with an ignore list (ignore: [...])");
     expect(parse("ignore: CVE-1\n")).toBe("f.yaml: ignore must be a list of entries");
     expect(parse("ignore:\n  - CVE-2021-44906\n")).toBe(
-      "f.yaml: entry 1: not a mapping; give id and/or package, and reason",
+      "f.yaml: entry 1: not a mapping; give id and/or package (or a hygiene rule), and reason",
     );
     expect(parse("ignore:\n  - id: 2021\n    reason: r\n")).toBe(
       "f.yaml: entry 1: id must be a vulnerability id such as CVE-2021-23337",

@@ -37,14 +37,26 @@ let store: FixtureScan;
 let source: string;
 let report: JsonReport;
 
-function parse(xml: string): Suite {
+/**
+ * The XML's suites: the image's, then the build hygiene one (the image check's root user,
+ * LW-IMG-001), which a report without hygiene findings (`sbom`: no image checks) does not have.
+ */
+function parseSuites(xml: string, hygieneSuite = true): Suite[] {
   expect(XMLValidator.validate(xml)).toBe(true);
   const parsed = new XMLParser({
     ignoreAttributes: false,
     isArray: (name) => name === "testcase" || name === "testsuite",
   }).parse(xml) as { testsuites: { testsuite: Suite[] } };
-  expect(parsed.testsuites.testsuite).toHaveLength(1);
-  return parsed.testsuites.testsuite[0] as Suite;
+  const suites = parsed.testsuites.testsuite;
+  expect(suites.slice(1).map((suite) => suite["@_name"])).toEqual(
+    hygieneSuite ? [`build hygiene: ${source}`] : [],
+  );
+  return suites;
+}
+
+/** The image's testsuite. */
+function parse(xml: string): Suite {
+  return parseSuites(xml)[0] as Suite;
 }
 
 /** xmllint --noout: libxml2 refuses anything not well-formed; undefined when xmllint is absent. */
@@ -87,6 +99,11 @@ describe("layerwatch scan --format junit", () => {
     expect(minimist.failure?.["@_message"]).toBe("critical CVE-2021-44906 in minimist 1.2.5, fixed in 1.2.6");
     expect(minimist.failure?.["#text"]).toContain("path: /app/node_modules/minimist/package.json");
     expect(minimist.failure?.["#text"]).toContain("advisory: https://osv.dev/vulnerability/CVE-2021-44906");
+    // The image's config sets no User: one hygiene testcase, failing like the findings.
+    const hygiene = parseSuites(scan.stdout)[1];
+    expect(hygiene?.testcase.map((t) => [t["@_name"], t.failure?.["@_type"]])).toEqual([
+      ["LW-IMG-001 at config.User", "high"],
+    ]);
   });
 
   it("with --fail-on high, fails the three findings at or above it and skips the other four", async () => {
@@ -103,6 +120,9 @@ describe("layerwatch scan --format junit", () => {
     const tar = suite.testcase.find((t) => t["@_classname"] === "deb/tar");
     expect(tar?.skipped?.["@_message"]).toBe("low: below --fail-on high");
     expect(tar?.["system-out"]).toContain("fixed: no fix planned");
+    // The root user (LW-IMG-001) is high: it fails too.
+    const hygiene = parseSuites(scan.stdout)[1];
+    expect([hygiene?.["@_tests"], hygiene?.["@_failures"], hygiene?.["@_skipped"]]).toEqual(["1", "1", "0"]);
   });
 
   it("reports an image without findings as one passing testcase", async () => {
@@ -110,7 +130,7 @@ describe("layerwatch scan --format junit", () => {
     const listed = JSON.parse((await cli(["sbom", source, "--format", "json"])).stdout) as JsonReport;
     const xml = renderJunit(listed);
     await strictlyWellFormed(xml, "clean");
-    const suite = parse(xml);
+    const [suite] = parseSuites(xml, false) as [Suite];
     expect([suite["@_tests"], suite["@_failures"], suite["@_skipped"]]).toEqual(["1", "0", "0"]);
     expect(suite.testcase[0]?.["@_name"]).toBe(
       `no known vulnerabilities in ${listed.summary.packages} packages`,

@@ -75,7 +75,13 @@ describe("layerwatch scan --format markdown", () => {
     // tar: Debian plans no fix.
     expect(rows[4]?.[3]).toBe("`1.34+dfsg-1.2+deb12u1` → no fix planned");
     expect(markdown).not.toContain("more finding");
-    expect(markdown.trimEnd().endsWith("**FAIL**: 3 findings at or above high.")).toBe(true);
+    // After the findings, the image check's one hygiene finding: its config sets no User.
+    expect(markdown).toContain("\n#### Build hygiene\n\n**1 hygiene finding** (1 high).\n");
+    expect(markdown).toMatch(/\n\| High \| \[LW-IMG-001\]\(\S+\) \| `config\.User` \| .+ \|\n/);
+    // The three findings at or above high, and the root user (LW-IMG-001, high).
+    expect(
+      markdown.trimEnd().endsWith("**FAIL**: 4 findings at or above high (1 of them build hygiene)."),
+    ).toBe(true);
   });
 
   it("caps the findings table and says how many more there are", () => {

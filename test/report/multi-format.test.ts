@@ -31,7 +31,8 @@ function layerwatch(args: string[]) {
 
 /** What differs between two runs over one image: the time, the BOM's serial number. */
 function normalise(text: string): string {
-  return normaliseSbom(text).replace(/timestamp="[^"]*"/, 'timestamp="TIMESTAMP"');
+  // Every testsuite's: JUnit has a second one for build hygiene.
+  return normaliseSbom(text).replace(/timestamp="[^"]*"/g, 'timestamp="TIMESTAMP"');
 }
 
 beforeAll(async () => {
@@ -56,7 +57,9 @@ describe.skipIf(!built)("layerwatch scan with several formats", () => {
     expect(run.stdout).toMatch(
       /^docker-archive:.* \(Debian GNU\/Linux 12 \(bookworm\), 15 packages, 3 layers\)\n/,
     );
-    expect(run.stdout).toContain("FAIL: 3 finding(s) at or above high");
+    // The three findings at or above high; the Dockerfile's final stage sets no USER (LW-DF-001,
+    // high) and the image's config no User (LW-IMG-001, high).
+    expect(run.stdout).toContain("FAIL: 5 finding(s) at or above high (3 vulnerabilities, 2 hygiene)");
     const written = Object.fromEntries(
       await Promise.all(
         formats.map(async (format) => [format, await readFile(file(format), "utf8")] as const),
@@ -86,10 +89,19 @@ describe.skipIf(!built)("layerwatch scan with several formats", () => {
     const sarif = JSON.parse(written.sarif as string) as {
       runs: Array<{ results: Array<{ ruleId: string }> }>;
     };
-    expect(sarif.runs[0]?.results.map((r) => r.ruleId)).toEqual(ids);
+    // The findings' results, then the hygiene findings'.
+    expect(sarif.runs[0]?.results.map((r) => r.ruleId)).toEqual([
+      ...ids,
+      ...report.hygiene.map((f) => f.ruleId),
+    ]);
+    expect(report.hygiene.filter((f) => f.severity === "high").map((f) => f.ruleId)).toEqual([
+      "LW-DF-001",
+      "LW-IMG-001",
+    ]);
     const bom = JSON.parse(written.cyclonedx as string) as { vulnerabilities: Array<{ id: string }> };
     expect(bom.vulnerabilities.map((v) => v.id)).toEqual([...new Set(ids)]);
     expect(written.junit).toContain('tests="7" failures="3" errors="0" skipped="4"');
+    expect(written.junit).toContain(`<testsuite name="build hygiene: ${fixtureDockerfile}"`);
     expect(written.markdown?.match(/^\| \[CVE-[^\]]*\]/gm)?.map((cell) => cell.slice(3, -1))).toEqual(ids);
     for (const id of new Set(ids)) expect(run.stdout).toContain(id);
   });

@@ -99,8 +99,14 @@ async function sarifOf(scanSource: string, extra: string[] = []): Promise<SarifL
   return JSON.parse(run.stdout) as SarifLog;
 }
 
+/** The findings' results (the build-hygiene ones, marked `hygiene`, follow them). */
 function results(sarif: SarifLog): SarifResult[] {
-  return sarif.runs[0]?.results ?? [];
+  return (sarif.runs[0]?.results ?? []).filter((r) => r.properties.hygiene !== true);
+}
+
+/** The build-hygiene results: the fixture image's config sets no User (LW-IMG-001). */
+function hygieneResults(sarif: SarifLog): SarifResult[] {
+  return (sarif.runs[0]?.results ?? []).filter((r) => r.properties.hygiene === true);
 }
 
 /** Schema and GitHub's rules, when the Multitool could be had (else the test says it skipped). */
@@ -176,10 +182,12 @@ describe("layerwatch scan --format sarif", () => {
       }
       byPackage.set(String(result.properties.purl), seen);
     }
-    // One rule per id; each result points at its own.
+    // One rule per id, then one per hygiene rule; each result points at its own.
     const rules = log.runs[0]?.tool.driver.rules ?? [];
-    expect(rules.map((r) => r.id)).toEqual([...new Set(report.findings.map((f) => f.id))]);
-    for (const result of list) expect(rules[result.ruleIndex]?.id).toBe(result.ruleId);
+    expect(rules.map((r) => r.id)).toEqual([...new Set(report.findings.map((f) => f.id)), "LW-IMG-001"]);
+    for (const result of [...list, ...hygieneResults(log)])
+      expect(rules[result.ruleIndex]?.id).toBe(result.ruleId);
+    expect(hygieneResults(log).map((r) => [r.ruleId, r.level])).toEqual([["LW-IMG-001", "error"]]);
   });
 
   it("describes each rule with the advisory's page, its level and GitHub's security-severity", () => {
@@ -248,11 +256,12 @@ describe("layerwatch scan --format sarif", () => {
 
   it("without --dockerfile, points at the image's name (no tag) as a file, at line 1", () => {
     expect(report.image.repoTags).toEqual(["layerwatch/fixture:latest"]);
-    for (const result of results(log))
+    for (const result of [...results(log), ...hygieneResults(log)])
       expect(result.locations[0]?.physicalLocation).toEqual({
         artifactLocation: { uri: "layerwatch/fixture" },
         region: { startLine: 1 },
       });
+    expect(hygieneResults(log)).toHaveLength(1);
   });
 });
 
@@ -289,6 +298,18 @@ describe("layerwatch scan --format sarif --dockerfile", () => {
       expect(placed.lines, placed.name).toEqual(expected[placed.name]);
       expect(placed.by, placed.name).toBe(placed.name === "tar" ? "base-image" : "text");
     }
+    // The Dockerfile's final stage sets no USER (LW-DF-001 at its FROM, line 10), and the image
+    // check's config.User finding, which no layer made, is placed at that stage's FROM too.
+    const sarif = await sarifOf(
+      await store.archive(await buildFixtureImage(buildkitHistory), "buildkit-hygiene"),
+      ["--dockerfile", fixtureDockerfile],
+    );
+    const hygiene = hygieneResults(sarif).map((r) => {
+      const location = r.locations[0]?.physicalLocation;
+      return `${r.ruleId} ${location?.artifactLocation.uri}:${location?.region.startLine}`;
+    });
+    expect(hygiene).toContain(`LW-DF-001 ${fixtureDockerfile}:10`);
+    expect(hygiene).toContain(`LW-IMG-001 ${fixtureDockerfile}:10`);
   });
 
   it("places the classic builder's COPY (a digest, not the Dockerfile's words) by position", async () => {

@@ -86,9 +86,11 @@ describe("suppressed findings in the CI formats", () => {
       ["CVE-2023-46218", "curl", "vex"],
       ["CVE-2023-46218", "libcurl4", "vex"],
     ]);
-    // lodash's and qs's high CVEs still fail the build.
+    // lodash's and qs's high CVEs still fail the build, and so does the image check's root user
+    // (LW-IMG-001, high: the fixture's config sets no User), which neither file speaks of.
     expect(code).toBe(1);
-    expect(report.policy.failing).toBe(2);
+    expect(report.policy.failing).toBe(3);
+    expect(report.hygiene.map((f) => [f.ruleId, f.suppressed])).toEqual([["LW-IMG-001", undefined]]);
 
     const junit = await readFile(files.junit, "utf8");
     expect(junit).toContain('tests="7" failures="2" errors="0" skipped="5"');
@@ -108,6 +110,8 @@ describe("suppressed findings in the CI formats", () => {
       undefined,
       "external",
       "external",
+      // LW-IMG-001's result, after the findings'.
+      undefined,
     ]);
     expect(results[0]?.suppressions?.[0]).toEqual({
       kind: "external",
