@@ -4,12 +4,14 @@
  */
 import { benchImageSources } from "./image-sources.js";
 import { benchNodeModules } from "./node-modules.js";
+import { benchRescan } from "./rescan.js";
 import { benchTrivy } from "./trivy.js";
 import { benchVulndb } from "./vulndb.js";
 
 const groups: Record<string, () => Promise<unknown>> = {
   "image-sources": benchImageSources,
   "node-modules": benchNodeModules,
+  rescan: benchRescan,
   trivy: benchTrivy,
   vulndb: benchVulndb,
 };

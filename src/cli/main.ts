@@ -7,8 +7,10 @@ import { DEFAULT_OSV_URL } from "../vulndb/sources/osv-export.js";
 import type { DbUpdateOptions } from "./db.js";
 import { addImageOptions } from "./image-options.js";
 import { type CliIo, processIo } from "./io.js";
+import type { LintOptions } from "./lint.js";
 import { defaultStorePath } from "./paths.js";
-import { scanFormats } from "./report-outputs.js";
+import { lintFormats, scanFormats } from "./report-outputs.js";
+import type { RescanCliOptions } from "./rescan.js";
 import { runSbom, runScan, type ScanOptions, sbomRenderers } from "./scan.js";
 
 /** A repeatable option's values, in the order given. */
@@ -46,7 +48,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         "table",
       )
       .option("-o, --output <file>", "write the format without =FILE to a file, not standard output")
-      .option("--dockerfile <path>", "the image's Dockerfile: SARIF points at the line that made a layer")
+      .option(
+        "--dockerfile <path>",
+        "the image's Dockerfile: linted too, and SARIF points at the line that made a layer",
+      )
+      .option("--no-hygiene", "skip the build-hygiene checks of the image and the Dockerfile")
       .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical")
       .option("--severity <list>", "show only these severities (e.g. high,critical); hide the rest")
       .option("--ignore-unfixed", "hide findings that no published version fixes")
@@ -61,6 +67,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       await runScan(source, { ...options, db: global.db, ...(global.debug ? { debug: true } : {}) }, io),
     );
   });
+
+  program
+    .command("lint")
+    .description("check a Dockerfile's build hygiene (docs/rules.md), without building or scanning")
+    .argument("<dockerfile>", "the Dockerfile")
+    .option("-f, --format <formats>", `${lintFormats.join(", ")}; several as FORMAT=FILE,...`, "table")
+    .option("-o, --output <file>", "write the format without =FILE to a file, not standard output")
+    .option("--fail-on <severity>", "exit 1 when a finding is at or above: low, medium, high, critical")
+    .option("--severity <list>", "show only these severities (e.g. high,critical); hide the rest")
+    .option("--ignore-file <path>", "accepted findings (default: .layerwatchignore.yaml, when present)")
+    .option("--baseline <report>", "an earlier JSON report: only findings new since it fail")
+    .action(async (dockerfile: string, options: LintOptions) => {
+      const { runLint } = await import("./lint.js");
+      setExit(await runLint(dockerfile, options, io));
+    });
 
   addImageOptions(
     program
@@ -118,6 +139,46 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async () => {
       const { runDbInfo } = await import("./db.js");
       setExit(await runDbInfo({ db: program.opts().db as string }, io));
+    });
+
+  program
+    .command("rescan")
+    .description("rescan registries: pull only new images, match the rest again, report what changed")
+    .requiredOption(
+      "--config <file>",
+      "the rescan config (YAML: registries, repositories, tags, state, notify)",
+    )
+    .option("--once", "one rescan, then exit (the default)")
+    .option("--daemon", "rescan on the config's schedule until SIGTERM")
+    .option("--enqueue", "resolve the tags and queue one job per image (PostgreSQL state)")
+    .option("--worker", "work on queued image jobs until SIGTERM (PostgreSQL state)")
+    .option("--until-empty", "with --worker: exit once the queue is empty")
+    .option("--state <path>", "the rescan state as a SQLite file, instead of the config's state")
+    .addOption(
+      new Option("-f, --format <format>", "how changes are reported")
+        .choices(["table", "json"])
+        .default("table"),
+    )
+    .option("-o, --output <file>", "write the changes to a file, not standard output")
+    .option("--fail-on <severity>", "exit 1 when a new finding is at or above: low, medium, high, critical")
+    .option("--cache-dir <dir>", "where layer results are kept between pulls (default: the user cache dir)")
+    .option("--no-cache", "neither use nor fill the layer cache")
+    .action(async (options: Omit<RescanCliOptions, "db" | "defaultDb">) => {
+      const global = program.opts() as { db: string; debug?: boolean };
+      // --db (or LAYERWATCH_DB) wins over the config's db, which wins over the default store.
+      const explicitDb = program.getOptionValueSource("db") !== "default" || Boolean(io.env.LAYERWATCH_DB);
+      const { runRescanCommand } = await import("./rescan.js");
+      setExit(
+        await runRescanCommand(
+          {
+            ...options,
+            ...(explicitDb ? { db: global.db } : {}),
+            defaultDb: global.db,
+            ...(global.debug ? { debug: true } : {}),
+          },
+          io,
+        ),
+      );
     });
   return program;
 }

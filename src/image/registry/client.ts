@@ -134,7 +134,10 @@ export class RegistryClient {
     throw new ImageNotFoundError(`registry ${this.registry}: cannot connect (${detail})${tlsHint}`);
   }
 
-  private async authorization(repository: string): Promise<string | undefined> {
+  private async authorization(
+    repository: string,
+    scope = `repository:${repository}:pull`,
+  ): Promise<string | undefined> {
     const challenge = this.challenge;
     const credentials = this.options.credentials;
     if (!challenge) return undefined;
@@ -148,7 +151,6 @@ export class RegistryClient {
     }
     if (challenge.scheme !== "bearer")
       throw new InputError(`registry ${this.registry}: unsupported auth scheme '${challenge.scheme}'`);
-    const scope = `repository:${repository}:pull`;
     const cached = this.tokens.get(scope);
     if (cached) return `Bearer ${cached}`;
     const token = await this.fetchToken(challenge, scope);
@@ -242,12 +244,14 @@ export class RegistryClient {
     repository: string,
     path: string,
     accept: string | undefined,
+    /** The token scope, when not pulling from `repository` (the catalog's "registry:catalog:*"). */
+    scope?: string,
   ): Promise<Dispatcher.ResponseData> {
     await this.ping();
     const what = `${this.where(repository)}${path.replace(/^\/v2\/.*?\/(manifests|blobs)\//, " $1 ")}`;
     return this.withRetries(what, async () => {
       let url = new URL(`${this.scheme}://${this.host}${path}`);
-      let authorization = await this.authorization(repository);
+      let authorization = await this.authorization(repository, scope);
       let reauthenticated = false;
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
         const headers: Record<string, string> = { "user-agent": "layerwatch" };
@@ -267,7 +271,7 @@ export class RegistryClient {
           await response.body.dump();
           this.challenge = parseChallenge(header(response.headers, "www-authenticate")) ?? this.challenge;
           this.tokens.clear();
-          authorization = await this.authorization(repository);
+          authorization = await this.authorization(repository, scope);
           reauthenticated = true;
           hop--;
           continue;
@@ -341,6 +345,19 @@ export class RegistryClient {
     );
     await response.body.dump();
     return header(response.headers, "docker-content-digest");
+  }
+
+  /**
+   * A GET of another API path that answers JSON (/v2/_catalog, /v2/NAME/tags/list), with the
+   * Link header that names its next page; `repository` is "" for the catalog.
+   */
+  async getApiPage(
+    repository: string,
+    path: string,
+    scope: string,
+  ): Promise<{ body: Buffer; link: string | undefined }> {
+    const response = await this.send("GET", repository, path, "application/json", scope);
+    return { body: Buffer.from(await response.body.arrayBuffer()), link: header(response.headers, "link") };
   }
 
   /** A blob's bytes as a stream; the caller verifies the digest while it reads. */
