@@ -290,6 +290,8 @@ async function runDistributed(
         if (event.type === "failed")
           io.stderr.write(`layerwatch: warning: ${event.digest}: ${event.problem}\n`);
         else if (event.type === "error") io.stderr.write(`layerwatch: warning: ${event.problem}\n`);
+        else if (event.type === "notified" && !event.ok)
+          io.stderr.write(`layerwatch: warning: notify ${event.notifier}: ${event.problem ?? "failed"}\n`);
         else if (event.type === "done")
           context.note(`${event.output.digest}: ${event.output.pulled ? "pulled" : "matched again"}`);
       },

@@ -23,8 +23,9 @@ import type { AdvisorySource } from "../match/matcher.js";
 import type { PipelineOptions } from "../pipeline.js";
 import type { RegistryConfig, RescanConfig } from "./config.js";
 import { diffFindings, imageStateVersion, matchImageState, pullImageState } from "./image-state.js";
+import { notifyAll } from "./notify/index.js";
 import { DEFAULT_POSTGRES_SCHEMA, openPostgresStateStore, redactUrl } from "./state/postgres.js";
-import type { FindingState, RescanStateStore, TagMove, TagState } from "./types.js";
+import type { FindingState, RescanChanges, RescanStateStore, TagMove, TagState } from "./types.js";
 
 /** The pg-boss queue of image jobs. */
 export const IMAGE_QUEUE = "layerwatch-rescan-image";
@@ -64,6 +65,8 @@ export interface ImageJob {
   repository: string;
   digest: string;
   platform?: string;
+  /** The tags that named the digest when it was enqueued, for the notifications. */
+  tags?: string[];
 }
 
 /** A job's outcome, kept by pg-boss as the job's output. */
@@ -275,11 +278,14 @@ export async function enqueueRescan(
           if (stored && stored.digest !== tag.digest)
             result.tagsMoved.push({ repository, tag: tag.tag, from: stored.digest, to: tag.digest });
           for (const image of tag.images) {
-            if (!jobs.has(image.digest))
+            const queued = jobs.get(image.digest);
+            if (queued) queued.tags?.push(tag.tag);
+            else
               jobs.set(image.digest, {
                 repository,
                 digest: image.digest,
                 ...(image.platform ? { platform: image.platform } : {}),
+                tags: [tag.tag],
               });
           }
         } catch (error) {
@@ -321,6 +327,7 @@ export type WorkerEvent =
   | { type: "pulled"; worker: string; jobId: string; digest: string }
   | { type: "done"; worker: string; jobId: string; output: ImageJobOutput }
   | { type: "failed"; worker: string; jobId: string; digest: string; problem: string }
+  | { type: "notified"; worker: string; digest: string; notifier: string; ok: boolean; problem?: string }
   | { type: "error"; worker: string; problem: string }
   | { type: "stopped"; worker: string; done: number; failed: number };
 
@@ -379,9 +386,12 @@ async function bringUpToDate(
     onPulled();
     if (options.testPauseAfterPullMs) await sleep(options.testPauseAfterPullMs);
     findings = matchImageState(image, options.advisories);
+    const change = diffFindings(before?.findings ?? [], findings);
+    await notifyChange(job, change, before === undefined, options);
     await store.putImage({ ...image, findings, matchedAt: new Date().toISOString() });
   } else {
     findings = matchImageState(before, options.advisories);
+    await notifyChange(job, diffFindings(before.findings, findings), false, options);
     await store.updateFindings(digest, findings, new Date().toISOString());
   }
   const change = diffFindings(before?.findings ?? [], findings);
@@ -393,6 +403,58 @@ async function bringUpToDate(
     goneFindings: change.goneFindings.map((finding) => finding.id),
     worker: options.worker,
   };
+}
+
+/**
+ * Tells the config's notifiers what one job changed, before the change is stored: a worker that
+ * dies in between leaves the job to a retry, which finds the same change and tells it again (at
+ * least once; the GitHub notifier updates its issue rather than filing another). A notifier that
+ * fails is an event, not a failed job: the image is stored either way.
+ */
+async function notifyChange(
+  job: ImageJob,
+  change: ReturnType<typeof diffFindings>,
+  firstSeen: boolean,
+  options: WorkerOptions & { env: NodeJS.ProcessEnv; worker: string },
+): Promise<void> {
+  if (options.config.notify.notifiers.length === 0) return;
+  if (change.newFindings.length === 0 && change.goneFindings.length === 0) return;
+  const now = new Date().toISOString();
+  const changes: RescanChanges = {
+    startedAt: now,
+    finishedAt: now,
+    images: [
+      {
+        repository: job.repository,
+        tags: job.tags ?? [],
+        digest: job.digest,
+        ...(job.platform ? { platform: job.platform } : {}),
+        firstSeen,
+        newFindings: change.newFindings,
+        goneFindings: change.goneFindings,
+      },
+    ],
+    tagsMoved: [],
+    tagsGone: [],
+    counts: {
+      repositories: 1,
+      tags: job.tags?.length ?? 0,
+      pulled: firstSeen ? 1 : 0,
+      rematched: firstSeen ? 0 : 1,
+      failed: 0,
+    },
+    errors: [],
+  };
+  const results = await notifyAll(changes, options.config.notify, { env: options.env });
+  for (const result of results)
+    options.onEvent?.({
+      type: "notified",
+      worker: options.worker,
+      digest: job.digest,
+      notifier: result.notifier,
+      ok: result.ok,
+      ...(result.problem ? { problem: result.problem } : {}),
+    });
 }
 
 /**

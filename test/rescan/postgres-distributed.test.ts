@@ -8,6 +8,7 @@
  * the retry).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,7 @@ import type { OsvRecord } from "../../src/vulndb/osv.js";
 import { AdvisoryStore } from "../../src/vulndb/store.js";
 import { cli } from "../helpers/cli.js";
 import { buildImage, sha256 } from "../helpers/image-builder.js";
+import { startReceiver } from "../helpers/notify-receivers.js";
 import { type PostgresServer, skipUnlessPostgres, startPostgres } from "../helpers/postgres.js";
 import { missingTools, type RegistryServer, startRegistry } from "../helpers/registry-server.js";
 
@@ -420,9 +422,11 @@ describe.skipIf(skip)("distributed rescan: enqueue and three worker processes on
     expect(result.errors[0]?.problem).toMatch(/not found/);
   });
 
-  it("does the same through the CLI: rescan --enqueue, then rescan --worker --until-empty", async () => {
+  it("does the same through the CLI: rescan --enqueue, then rescan --worker --until-empty, each new finding sent to the webhook", async () => {
     const cliUrl = await server.createDatabase("through_cli");
     const cliConfig = join(work, "layerwatch-cli.yaml");
+    const webhook = await startReceiver(() => ({ status: 204 }));
+    const secret = "distributed-test-secret";
     await writeFile(
       cliConfig,
       [
@@ -432,10 +436,18 @@ describe.skipIf(skip)("distributed rescan: enqueue and three worker processes on
         "state:",
         "  postgres:",
         "    urlEnv: LAYERWATCH_TEST_STATE_URL",
+        "notify:",
+        "  webhook:",
+        `    url: "${webhook.url}/hook"`,
+        "    secretEnv: LAYERWATCH_TEST_WEBHOOK_SECRET",
         "",
       ].join("\n"),
     );
-    const env = { LAYERWATCH_TEST_STATE_URL: cliUrl, XDG_CACHE_HOME: join(work, "cache") };
+    const env = {
+      LAYERWATCH_TEST_STATE_URL: cliUrl,
+      LAYERWATCH_TEST_WEBHOOK_SECRET: secret,
+      XDG_CACHE_HOME: join(work, "cache"),
+    };
     const layerGets = async () =>
       Promise.all(pushed.map((p) => registry.countRequests("GET", new RegExp(`/blobs/${p.layerDigest}`))));
     const before = await layerGets();
@@ -466,6 +478,35 @@ describe.skipIf(skip)("distributed rescan: enqueue and three worker processes on
         .map((p) => ({ digest: p.manifestDigest, findings: p.affected ? "1" : "0" }))
         .sort((a, b) => a.digest.localeCompare(b.digest)),
     );
+    // The queue mode notifies per job: one signed delivery for each image the record affects,
+    // naming its tags and the new finding (by its CVE alias, as reports name it); none for the
+    // images with nothing new.
+    try {
+      const deliveries = webhook.requests.map((request) => {
+        const signature = String(request.headers["x-layerwatch-signature-256"]);
+        expect(signature).toBe(`sha256=${createHmac("sha256", secret).update(request.body).digest("hex")}`);
+        return JSON.parse(request.body.toString("utf8")) as {
+          changes: { images: Array<{ digest: string; tags: string[]; newFindings: Array<{ id: string }> }> };
+        };
+      });
+      const told = deliveries
+        .flatMap((delivery) => delivery.changes.images)
+        .map((image) => ({
+          digest: image.digest,
+          tags: [...image.tags].sort(),
+          ids: image.newFindings.map((f) => f.id),
+        }))
+        .sort((a, b) => a.digest.localeCompare(b.digest));
+      expect(told).toEqual(
+        images
+          .map((image, index) => ({ image, digest: pushed[index]?.manifestDigest ?? "" }))
+          .filter(({ image }) => image.affected)
+          .map(({ image, digest }) => ({ digest, tags: [...image.tags].sort(), ids: ["CVE-2026-99991"] }))
+          .sort((a, b) => a.digest.localeCompare(b.digest)),
+      );
+    } finally {
+      await webhook.close();
+    }
   }, 120_000);
 
   it("tries a job that keeps failing retryLimit more times, then leaves it failed, storing nothing", async () => {
