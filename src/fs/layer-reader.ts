@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
-import { extract, type Header } from "tar-stream";
 import { describeError, InputError } from "../errors.js";
 import { SIZE_ONLY_PAX_KEY } from "../image/types.js";
+import { type TarBodyReader, type TarEntryType, type TarHeader, TarReader } from "./tar-reader.js";
 import type {
   Condensing,
   EntryType,
@@ -40,7 +40,7 @@ export function normalizeEntryPath(name: string): string | undefined {
   return parts.join("/");
 }
 
-function entryType(type: Header["type"]): EntryType {
+function entryType(type: TarEntryType): EntryType {
   switch (type) {
     case "file":
     case "contiguous-file":
@@ -57,15 +57,14 @@ function entryType(type: Header["type"]): EntryType {
 }
 
 /** The entry's size; a size-only entry from the rootfs source carries it in a pax record. */
-function sizeOf(header: Header): number {
-  // tar-stream types pax records as {}; they are string to string.
-  const recorded = (header.pax as Record<string, string> | undefined)?.[SIZE_ONLY_PAX_KEY];
-  return recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : (header.size ?? 0);
+function sizeOf(header: TarHeader): number {
+  const recorded = header.pax?.[SIZE_ONLY_PAX_KEY];
+  return recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : header.size;
 }
 
 /** Whether the entry was sent without its body (the rootfs source's size-only entries). */
-function isSizeOnly(header: Header): boolean {
-  return (header.pax as Record<string, string> | undefined)?.[SIZE_ONLY_PAX_KEY] !== undefined;
+function isSizeOnly(header: TarHeader): boolean {
+  return header.pax?.[SIZE_ONLY_PAX_KEY] !== undefined;
 }
 
 /** One consumer of an entry's body: keeps it whole, condenses it, or scans it. */
@@ -82,21 +81,25 @@ function bodyReader(write: (chunk: Buffer) => boolean): BodyReader {
 }
 
 /**
- * Reads an entry's body once, handing each chunk to every reader still open. The rest of the
- * entry is still read when all are done (the tar goes on after it), but handed to none.
+ * Reads an entry's body once, handing each chunk to every reader still open, then calls done.
+ * The rest of the entry is still read when all are done (the tar goes on after it), but handed
+ * to none.
  */
-async function readBody(stream: AsyncIterable<unknown>, readers: BodyReader[]): Promise<void> {
-  for await (const chunk of stream) {
-    for (const reader of readers) {
-      if (!reader.open) continue;
-      try {
-        reader.open = reader.write(chunk as Buffer);
-      } catch (error) {
-        reader.failure = error;
-        reader.open = false;
+function readBody(readers: BodyReader[], done: () => void): TarBodyReader {
+  return {
+    write(chunk) {
+      for (const reader of readers) {
+        if (!reader.open) continue;
+        try {
+          reader.open = reader.write(chunk);
+        } catch (error) {
+          reader.failure = error;
+          reader.open = false;
+        }
       }
-    }
-  }
+    },
+    end: done,
+  };
 }
 
 /** Runs a reader's end(), turning a failure (its own or its write's) into a warning and undefined. */
@@ -134,31 +137,21 @@ function openScanners(
   return opened;
 }
 
-/** Lets an entry's body pass unread; an entry without one (a directory, a link) needs nothing. */
-function skip(entry: { header: Header; resume(): unknown }): void {
-  if ((entry.header.size ?? 0) > 0 && entry.header.type !== "directory") entry.resume();
-}
-
-/** A tar entry: its header, and its body as a stream (tar-stream's). */
-type TarEntry = AsyncIterable<unknown> & { header: Header; resume(): unknown };
-
 /**
- * Records one entry of a layer. Returns a promise only when it reads the entry's body (a wanted
- * file, one streamed through a condenser, or one a scanner was offered); every other entry is
- * done when this returns.
+ * Records one entry of a layer. Returns a body reader only when it reads the entry's body (a
+ * wanted file, one streamed through a condenser, or one a scanner was offered), which records
+ * the entry at the body's end; every other entry is done when this returns, its body skipped.
  */
 function takeEntry(
-  entry: TarEntry,
+  header: TarHeader,
   contents: LayerContents,
   options: ReadLayerOptions,
-): Promise<void> | undefined {
+): TarBodyReader | undefined {
   contents.entryCount++;
-  const header = entry.header;
   const path = normalizeEntryPath(header.name);
   if (path === undefined || path === "") {
     if (path === undefined)
       contents.warnings.push({ path: header.name, problem: "escapes the image root; ignored" });
-    skip(entry);
     return undefined;
   }
   // The file name starts after the last slash; only a whiteout's is taken apart.
@@ -171,16 +164,15 @@ function takeEntry(
       contents.whiteouts.push(
         dir ? `${dir}/${base.slice(WHITEOUT_PREFIX.length)}` : base.slice(WHITEOUT_PREFIX.length),
       );
-    skip(entry);
     return undefined;
   }
   const type = entryType(header.type);
   const record: LayerEntry = {
     path,
     type,
-    mode: header.mode ?? 0,
-    uid: header.uid ?? 0,
-    gid: header.gid ?? 0,
+    mode: header.mode,
+    uid: header.uid,
+    gid: header.gid,
     size: sizeOf(header),
   };
   if (type === "symlink" && header.linkname) record.linkTarget = header.linkname;
@@ -191,13 +183,11 @@ function takeEntry(
         path,
         problem: `hard link to ${header.linkname} escapes the image root; ignored`,
       });
-      skip(entry);
       return undefined;
     }
     record.linkTarget = target;
   }
   if (type !== "file") {
-    skip(entry);
     contents.entries.push(record);
     return undefined;
   }
@@ -234,11 +224,10 @@ function takeEntry(
   const scanning = sizeOnly ? [] : openScanners(options.scanners, record);
   for (const scan of scanning) readers.push(scan.reader);
   if (readers.length === 0) {
-    skip(entry);
     contents.entries.push(record);
     return undefined;
   }
-  return readBody(entry, readers).then(() => {
+  return readBody(readers, () => {
     if (whole) record.content = Buffer.concat(whole);
     if (condensing && condenseReader) {
       const { condenser, by } = condensing;
@@ -275,7 +264,7 @@ function takeEntry(
  * Reads one layer's tar stream: every entry's metadata, whiteouts, and the contents of the
  * paths the extractors want. Nothing is written to disk.
  */
-export function readLayer(
+export async function readLayer(
   tar: NodeJS.ReadableStream,
   label: string,
   options: ReadLayerOptions,
@@ -287,46 +276,30 @@ export function readLayer(
     warnings: [],
     entryCount: 0,
   };
-  const archive = extract();
+  // Entries are parsed as the chunks come, each body handed on or skipped at once: no stream,
+  // promise or turn of the event loop per entry (they were most of the time of reading a layer).
+  const archive = new TarReader((header) => takeEntry(header, contents, options));
   const input = tar instanceof Readable ? tar : Readable.from(tar);
+  const corrupt = (error: unknown) =>
+    error instanceof InputError
+      ? error
+      : new InputError(`${label}: corrupt layer tar (${describeError(error)})`);
   // An error of the stream itself (a lost connection) passes through unchanged, so the image
   // stage can tell it from a corrupt tar and read the layer again.
-  let inputError: Error | undefined;
-  input.on("error", (error) => {
-    inputError = error;
-    archive.destroy(error);
-  });
-  return new Promise<LayerContents>((resolve, reject) => {
-    let failed = false;
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      archive.destroy();
-      if (error instanceof InputError || (inputError !== undefined && error === inputError)) reject(error);
-      else reject(new InputError(`${label}: corrupt layer tar (${describeError(error)})`));
-    };
-    // tar-stream's entry events, not its async iterator: a promise and a turn of the event loop
-    // per entry were a tenth of the time of reading a layer of small files.
-    archive.on("entry", (_header, body, next) => {
-      // The body stream carries its header, as the entries of tar-stream's iterator do.
-      const entry = body as unknown as TarEntry;
-      // A body left unread when the tar fails is destroyed with the tar's error: reported once,
-      // from the tar, not again from each body.
-      body.on("error", () => undefined);
-      let reading: Promise<void> | undefined;
-      try {
-        reading = takeEntry(entry, contents, options);
-      } catch (error) {
-        fail(error);
-        return;
-      }
-      if (reading) reading.then(() => next(), fail);
-      else next();
-    });
-    archive.on("error", fail);
-    archive.on("finish", () => {
-      if (!failed) resolve(contents);
-    });
-    input.pipe(archive);
-  });
+  for await (const chunk of input as AsyncIterable<Buffer | Uint8Array>) {
+    try {
+      archive.write(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
+    } catch (error) {
+      // Leaving the loop destroys the input: the rest of the layer is not read.
+      throw corrupt(error);
+    }
+  }
+  try {
+    archive.end();
+  } catch (error) {
+    throw corrupt(error);
+  }
+  return contents;
 }
