@@ -151,32 +151,22 @@ function checksumOf(buf: Buffer, at: number): number {
   return sum;
 }
 
-/** "ustar\0" (POSIX), whose prefix field extends the name. */
-function isUstar(buf: Buffer, at: number): boolean {
-  const m = at + 257;
-  return (
-    buf[m] === 0x75 &&
-    buf[m + 1] === 0x73 &&
-    buf[m + 2] === 0x74 &&
-    buf[m + 3] === 0x61 &&
-    buf[m + 4] === 0x72 &&
-    buf[m + 5] === 0
-  );
+/** The magic field (offset 257): "ustar\0" is POSIX, whose prefix field extends the name. */
+const USTAR_MAGIC = [0x75, 0x73, 0x74, 0x61, 0x72, 0];
+/** "ustar  \0": GNU and old GNU, with no prefix field. */
+const GNU_MAGIC = [0x75, 0x73, 0x74, 0x61, 0x72, 0x20, 0x20, 0];
+
+function hasMagic(buf: Buffer, at: number, magic: readonly number[]): boolean {
+  for (let i = 0; i < magic.length; i++) if (buf[at + 257 + i] !== magic[i]) return false;
+  return true;
 }
 
-/** "ustar  \0" (GNU and old GNU): no prefix field. */
+function isUstar(buf: Buffer, at: number): boolean {
+  return hasMagic(buf, at, USTAR_MAGIC);
+}
+
 function isGnu(buf: Buffer, at: number): boolean {
-  const m = at + 257;
-  return (
-    buf[m] === 0x75 &&
-    buf[m + 1] === 0x73 &&
-    buf[m + 2] === 0x74 &&
-    buf[m + 3] === 0x61 &&
-    buf[m + 4] === 0x72 &&
-    buf[m + 5] === 0x20 &&
-    buf[m + 6] === 0x20 &&
-    buf[m + 7] === 0
-  );
+  return hasMagic(buf, at, GNU_MAGIC);
 }
 
 /** Pax records ("LENGTH key=value\n"); parsing stops at the first malformed one. */
