@@ -17,13 +17,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import PgBoss from "pg-boss";
 import { describeError, InputError } from "../errors.js";
 import { type Platform, selectManifest } from "../image/manifest.js";
-import { RegistryClient } from "../image/registry/client.js";
-import { resolveCredentials } from "../image/registry/credentials.js";
+import type { RegistryClient } from "../image/registry/client.js";
 import type { AdvisorySource } from "../match/matcher.js";
 import type { PipelineOptions } from "../pipeline.js";
 import type { RegistryConfig, RescanConfig } from "./config.js";
 import { diffFindings, imageStateVersion, matchImageState, pullImageState } from "./image-state.js";
 import { notifyAll } from "./notify/index.js";
+import { limiter, openRegistryClient, pipelineRegistryOptions } from "./registry.js";
 import { DEFAULT_POSTGRES_SCHEMA, openPostgresStateStore, redactUrl } from "./state/postgres.js";
 import type { FindingState, RescanChanges, RescanStateStore, TagMove, TagState } from "./types.js";
 
@@ -144,34 +144,6 @@ function registryConfig(config: RescanConfig, registry: string): RegistryConfig 
   return found;
 }
 
-/** The pipeline's registry options for a config entry: TLS, credentials, timeouts. */
-function pipelineRegistry(entry: RegistryConfig): NonNullable<PipelineOptions["registry"]> {
-  return {
-    insecure: entry.insecure,
-    ...(entry.caFile !== undefined ? { caFile: entry.caFile } : {}),
-    ...(entry.username !== undefined ? { username: entry.username } : {}),
-    ...(entry.password !== undefined ? { password: entry.password } : {}),
-    ...(entry.timeoutMs !== undefined ? { timeoutMs: entry.timeoutMs } : {}),
-    ...(entry.retries !== undefined ? { retries: entry.retries } : {}),
-  };
-}
-
-async function registryClient(entry: RegistryConfig, env: NodeJS.ProcessEnv): Promise<RegistryClient> {
-  const credentials = await resolveCredentials(entry.registry, {
-    ...(entry.username !== undefined ? { username: entry.username } : {}),
-    ...(entry.password !== undefined ? { password: entry.password } : {}),
-    env,
-  });
-  return new RegistryClient(entry.registry, {
-    insecure: entry.insecure,
-    ...(entry.caFile !== undefined ? { caFile: entry.caFile } : {}),
-    timeoutMs: entry.timeoutMs ?? 60_000,
-    retries: entry.retries ?? 4,
-    ...(credentials ? { credentials } : {}),
-    env,
-  });
-}
-
 /**
  * A tag's digest by HEAD; its image manifests from the stored tag when the digest has not moved
  * (and the same platforms are asked), else from the manifest or index itself.
@@ -215,18 +187,6 @@ async function resolveTag(
   };
 }
 
-/** Runs `work` over `items`, at most `limit` at once. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(lanes);
-}
-
 /**
  * `rescan --enqueue`: resolves every target tag (HEAD, and the manifest when the tag moved),
  * records the tags in the shared state, and queues one job per image digest behind them.
@@ -263,36 +223,41 @@ export async function enqueueRescan(
       byRegistry.set(target.registry, [...(byRegistry.get(target.registry) ?? []), target]);
     for (const [registry, list] of byRegistry) {
       const entry = registryConfig(config, registry);
-      const client = await registryClient(entry, env);
+      const client = await openRegistryClient(entry, { env, configPath: config.path });
       clients.set(registry, client);
       const storedTags = new Map<string, TagState[]>();
       for (const repository of new Set(list.map((target) => `${registry}/${target.repository}`)))
         storedTags.set(repository, await store.getTags(repository));
-      await eachLimited(list, entry.concurrency, async (target) => {
-        const repository = `${registry}/${target.repository}`;
-        const stored = storedTags.get(repository)?.find((tag) => tag.tag === target.tag);
-        try {
-          const tag = await resolveTag(client, target, stored);
-          await store.putTag(tag);
-          result.tags++;
-          if (stored && stored.digest !== tag.digest)
-            result.tagsMoved.push({ repository, tag: tag.tag, from: stored.digest, to: tag.digest });
-          for (const image of tag.images) {
-            const queued = jobs.get(image.digest);
-            if (queued) queued.tags?.push(tag.tag);
-            else
-              jobs.set(image.digest, {
-                repository,
-                digest: image.digest,
-                ...(image.platform ? { platform: image.platform } : {}),
-                tags: [tag.tag],
-              });
-          }
-        } catch (error) {
-          // One tag that cannot be read (gone since the selection, no access) is reported, not fatal.
-          result.errors.push({ subject: `${repository}:${target.tag}`, problem: describeError(error) });
-        }
-      });
+      const limit = limiter(entry.concurrency);
+      await Promise.all(
+        list.map((target) =>
+          limit(async () => {
+            const repository = `${registry}/${target.repository}`;
+            const stored = storedTags.get(repository)?.find((tag) => tag.tag === target.tag);
+            try {
+              const tag = await resolveTag(client, target, stored);
+              await store.putTag(tag);
+              result.tags++;
+              if (stored && stored.digest !== tag.digest)
+                result.tagsMoved.push({ repository, tag: tag.tag, from: stored.digest, to: tag.digest });
+              for (const image of tag.images) {
+                const queued = jobs.get(image.digest);
+                if (queued) queued.tags?.push(tag.tag);
+                else
+                  jobs.set(image.digest, {
+                    repository,
+                    digest: image.digest,
+                    ...(image.platform ? { platform: image.platform } : {}),
+                    tags: [tag.tag],
+                  });
+              }
+            } catch (error) {
+              // One tag that cannot be read (gone since the selection, no access) is reported, not fatal.
+              result.errors.push({ subject: `${repository}:${target.tag}`, problem: describeError(error) });
+            }
+          }),
+        ),
+      );
       // Tags of these repositories the selection no longer names (deleted, or filtered out).
       for (const [repository, tags] of storedTags) {
         const selected = new Set(
@@ -378,7 +343,7 @@ async function bringUpToDate(
     const image = await pullImageState(`${repository}@${digest}`, {
       ...options.pipeline,
       env: options.env,
-      registry: pipelineRegistry(entry),
+      registry: pipelineRegistryOptions(entry),
       repository,
       ...(platform ? { platform } : {}),
     });

@@ -10,8 +10,7 @@
 import { createHash } from "node:crypto";
 import { describeError, InputError } from "../errors.js";
 import { DiskLayerCache } from "../fs/layer-cache.js";
-import { RegistryClient } from "../image/registry/client.js";
-import { type Credentials, resolveCredentials } from "../image/registry/credentials.js";
+import type { RegistryClient } from "../image/registry/client.js";
 import type { LayerCache } from "../image/types.js";
 import { inventoryVersion } from "../inventory/inventory.js";
 import type { AdvisorySource } from "../match/matcher.js";
@@ -26,6 +25,7 @@ import {
   pullImageState,
   readStoredInventory,
 } from "./image-state.js";
+import { type Limit, limiter, openRegistryClient, pipelineRegistryOptions } from "./registry.js";
 import type {
   FindingState,
   ImageChange,
@@ -51,30 +51,8 @@ export interface RescanOptions {
   now?: Date;
 }
 
-const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_RETRIES = 4;
 /** Largest image manifest or config read while resolving tags. */
 const MAX_JSON_BYTES = 16 * 1024 ** 2;
-
-type Limit = <T>(task: () => Promise<T>) => Promise<T>;
-
-/** Runs at most `size` tasks at once; the others wait their turn, in order. */
-function limiter(size: number): Limit {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (active < size) active++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      // The slot passes straight to the next task, so none can slip in between.
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
 
 /**
  * Layer results shared by the pulls of one rescan: a layer two new images share is downloaded
@@ -366,24 +344,10 @@ async function openRegistry(
   configPath: string,
 ): Promise<RegistryContext> {
   const env = options.env ?? process.env;
-  const credentials: Credentials | undefined =
-    config.username !== undefined
-      ? {
-          username: config.username,
-          password: config.password ?? "",
-          origin: `${configPath} (${config.registry})`,
-        }
-      : await resolveCredentials(config.registry, { env });
-  const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const retries = config.retries ?? DEFAULT_RETRIES;
-  const client = new RegistryClient(config.registry, {
-    ...(config.insecure ? { insecure: true } : {}),
-    ...(config.caFile !== undefined ? { caFile: config.caFile } : {}),
-    timeoutMs,
-    retries,
-    ...(credentials ? { credentials } : {}),
+  const client = await openRegistryClient(config, {
     env,
-    ...(options.onNote ? { onRetry: options.onNote } : {}),
+    configPath,
+    ...(options.onNote ? { onNote: options.onNote } : {}),
   });
   return {
     config,
@@ -392,15 +356,7 @@ async function openRegistry(
     pipeline: {
       env,
       ...(options.onNote ? { onNote: options.onNote } : {}),
-      registry: {
-        ...(config.insecure ? { insecure: true } : {}),
-        ...(config.caFile !== undefined ? { caFile: config.caFile } : {}),
-        ...(config.username !== undefined
-          ? { username: config.username, password: config.password ?? "" }
-          : {}),
-        timeoutMs,
-        retries,
-      },
+      registry: pipelineRegistryOptions(config),
     },
   };
 }
